@@ -64,7 +64,16 @@ export function createMemoryEventLog(options: MemoryEventLogOptions = {}): Event
       };
       log.events.push(event);
       if (log.events.length > retention.maxEventsPerOrg) trimOrg(log, event.ts);
-      for (const listener of log.listeners) listener(event);
+      for (const listener of log.listeners) {
+        // The event is stored: a failing subscriber must not make append reject (the publisher would retry → duplicate).
+        try {
+          listener(event);
+        } catch (error) {
+          queueMicrotask(() => {
+            throw error;
+          });
+        }
+      }
       return event;
     },
     async read(org: string, after: Cursor | null, limit: number): Promise<ReadResult> {
