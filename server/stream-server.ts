@@ -1,0 +1,195 @@
+/**
+ * The v2 endpoint `ws://HOST/v2/realtime/stream`: checks an upgrade (path, Origin, token, scope)
+ * before accepting it, then hands the socket to a stream session.
+ *
+ *   upgrade ──path?──404 ──Origin?──403 ──token?──401 ──read scope?──403 ──accept
+ *                                                                   │
+ *        kill switch on → close 4010   user over socket cap → close 4012   else → welcome
+ *
+ * Refusals after the accept (4010, 4012) are deliberate: a browser never sees the status of a
+ * refused upgrade, only a close code, and the client needs the code to know to fall back to v1.
+ */
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CloseCode, ErrorCode, StreamError } from '../protocol/index.ts';
+import { requireScope, STREAM_SUBPROTOCOL, tokenFromRequest } from './auth.ts';
+import type { ServerContext } from './context.ts';
+import { statusFor } from './http-io.ts';
+import { isOriginAllowed } from './origin.ts';
+import { createStreamSession, type StreamSession } from './stream-socket.ts';
+
+export const STREAM_PATH = '/v2/realtime/stream';
+
+export interface StreamServer {
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  activeConnections(): number;
+  /** Bytes written to TCP by stream sockets, closed and open. */
+  wireBytes(): number;
+  /** Closes every open socket with `code` (and an error message when given). */
+  closeAll(code: number, error?: StreamError): void;
+  /** Closes every socket with 1001 and waits until they are gone. */
+  close(): Promise<void>;
+}
+
+export function createStreamServer(ctx: ServerContext): StreamServer {
+  const { options, auth, metrics, logger, streaming } = ctx;
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: options.maxPayloadBytes,
+    clientTracking: false,
+    handleProtocols: (protocols) => (protocols.has(STREAM_SUBPROTOCOL) ? STREAM_SUBPROTOCOL : false),
+    perMessageDeflate: options.compression
+      ? {
+          threshold: 1024,
+          serverNoContextTakeover: true,
+          clientNoContextTakeover: true,
+          serverMaxWindowBits: 10,
+          // Bounded zlib memory per socket: see NOTES.md, ws keeps a zlib stream per connection.
+          zlibDeflateOptions: { memLevel: 4 },
+          concurrencyLimit: 10,
+        }
+      : false,
+  });
+  const sessions = new Set<StreamSession>();
+  const sockets = new Set<WebSocket>();
+  const tcpSockets = new Set<Socket>();
+  const perUser = new Map<string, number>();
+  let closedWireBytes = 0;
+
+  function refuse(socket: Duplex, error: StreamError): void {
+    metrics.rejected(error.code);
+    const status = statusFor(error.code);
+    const body = JSON.stringify({ error: { code: error.code, message: error.message } });
+    if (socket.destroyed) return;
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
+        'Content-Type: application/json; charset=utf-8\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+        'Connection: close\r\n\r\n' +
+        body,
+    );
+  }
+
+  function closeAccepted(ws: WebSocket, code: number, error: StreamError): void {
+    metrics.rejected(error.code);
+    metrics.closed(code);
+    ws.send(JSON.stringify({ type: 'error', code: error.code, message: error.message }));
+    ws.close(code, error.code);
+    setTimeout(() => ws.terminate(), options.closeGraceMs).unref();
+  }
+
+  function track(ws: WebSocket, socket: Duplex): void {
+    sockets.add(ws);
+    const tcp = socket as Socket;
+    tcpSockets.add(tcp);
+    tcp.once('close', () => {
+      closedWireBytes += tcp.bytesWritten;
+      tcpSockets.delete(tcp);
+    });
+    ws.once('close', () => sockets.delete(ws));
+    // Sockets refused after the accept have no session: without a listener an error would crash the process.
+    ws.on('error', (error) => logger.warn('stream', 'socket error', { error: error.message }));
+  }
+
+  async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== STREAM_PATH) {
+      refuse(socket, new StreamError(ErrorCode.NOT_FOUND, `no WebSocket endpoint at ${url.pathname}: use ${STREAM_PATH}`));
+      return;
+    }
+    if (!isOriginAllowed(req, options.allowedOrigins)) {
+      logger.warn('upgrade', 'origin refused', { origin: req.headers.origin });
+      refuse(socket, new StreamError(ErrorCode.ORIGIN_NOT_ALLOWED, 'this Origin may not open the stream'));
+      return;
+    }
+    const claims = await auth.verifyToken(tokenFromRequest(req, url, { allowQuery: true, allowProtocol: true }));
+    if (claims instanceof StreamError) {
+      refuse(socket, claims);
+      return;
+    }
+    const scopeError = requireScope(claims, 'read');
+    if (scopeError) {
+      refuse(socket, scopeError);
+      return;
+    }
+    if (socket.destroyed) return;
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      track(ws, socket);
+      if (!streaming.enabled) {
+        closeAccepted(ws, CloseCode.V2_DISABLED, new StreamError(ErrorCode.V2_DISABLED, 'streaming v2 is switched off: use v1 long-polling'));
+        return;
+      }
+      const count = perUser.get(claims.sub) ?? 0;
+      if (count >= options.maxSocketsPerUser) {
+        closeAccepted(ws, CloseCode.TOO_MANY_CONNECTIONS, new StreamError(ErrorCode.TOO_MANY_CONNECTIONS, `at most ${options.maxSocketsPerUser} sockets per user: close another tab or wait`));
+        return;
+      }
+      perUser.set(claims.sub, count + 1);
+      const connectionId = randomUUID();
+      const session = createStreamSession({
+        ws,
+        ctx,
+        claims,
+        connectionId,
+        onClosed: () => {
+          sessions.delete(session);
+          const left = (perUser.get(claims.sub) ?? 1) - 1;
+          if (left <= 0) perUser.delete(claims.sub);
+          else perUser.set(claims.sub, left);
+        },
+      });
+      sessions.add(session);
+      logger.info('upgrade', 'stream opened', { connectionId, sub: claims.sub, orgs: claims.orgs });
+    });
+  }
+
+  function closeAll(code: number, error?: StreamError): void {
+    for (const session of [...sessions]) session.close(code, error);
+  }
+
+  streaming.onChange((enabled) => {
+    if (!enabled) closeAll(CloseCode.V2_DISABLED, new StreamError(ErrorCode.V2_DISABLED, 'streaming v2 was switched off: use v1 long-polling'));
+  });
+
+  return {
+    handleUpgrade(req, socket, head) {
+      socket.on('error', (error) => logger.warn('upgrade', 'socket error', { error: error.message }));
+      upgrade(req, socket, head).catch((error: unknown) => {
+        logger.error('upgrade', 'upgrade failed', { error: String(error) });
+        refuse(socket, new StreamError(ErrorCode.INTERNAL, 'the upgrade failed on the server'));
+      });
+    },
+    activeConnections: () => sessions.size,
+    wireBytes() {
+      let total = closedWireBytes;
+      for (const tcp of tcpSockets) total += tcp.bytesWritten;
+      return total;
+    },
+    closeAll,
+    async close() {
+      closeAll(CloseCode.GOING_AWAY);
+      const open = [...sockets];
+      await Promise.all(
+        open.map(
+          (ws) =>
+            new Promise<void>((resolve) => {
+              if (ws.readyState === ws.CLOSED) {
+                resolve();
+                return;
+              }
+              ws.once('close', () => resolve());
+              // Sockets closed before a session existed (4010/4012) close themselves; others get the grace timer.
+              setTimeout(() => {
+                ws.terminate();
+                resolve();
+              }, options.closeGraceMs + 100).unref();
+            }),
+        ),
+      );
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
