@@ -49,3 +49,9 @@ export function isBridgeMessage(data: unknown): data is BridgeMessage {
     (data.kind === 'status' || data.kind === 'event' || data.kind === 'connection')
   );
 }
+
+/**
+ * Fired on `window` by the content script right after it set BRIDGE_ATTRIBUTE, so a client that
+ * checked the attribute earlier (a tab opened before the extension was installed) starts reporting.
+ */
+export const BRIDGE_READY_EVENT = 'realtime-devtools-ready';
