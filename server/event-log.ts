@@ -55,6 +55,11 @@ export interface EventLog {
   trim(now?: number): Promise<number>;
   /** Flushes and releases the store. */
   close(): Promise<void>;
+  /**
+   * Optional, for networked stores (Redis): reports reachability. On `to: 'unavailable'` the server
+   * closes streams with CloseCode.STORE_UNAVAILABLE (4013); clients resume from their cursors.
+   */
+  onStatus?(listener: (change: { from: string; to: string; reason: string }) => void): () => void;
 }
 
 /** Decides what a read after `after` means for an org whose log spans (trimmedThrough, head]. */
