@@ -32,6 +32,7 @@ test('default on: no flag → v2 over one WebSocket, a published event renders, 
   }
   const got = await expectExactlyOnce(page, ids);
   await expect(page.locator(`[data-event-id="${ids[0]}"]`)).toBeVisible();
+  await page.screenshot({ path: 'docs/screenshots/demo.png' });
   expect(got.every((event) => !event.replayed)).toBe(true);
 
   const latencies = got.map((event) => event.renderedAt - event.ts).sort((a, b) => a - b);

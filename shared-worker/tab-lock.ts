@@ -1,0 +1,36 @@
+/**
+ * Noticing a dead tab. MessagePort has no close event in any shipped browser, so each tab holds a
+ * Web Lock named after itself for its whole life; the hub asks for the same lock and is granted
+ * it only when the tab is gone (closed, crashed, navigated away).
+ */
+
+const tabLockName = (tabId: string): string => `realtime-tab-${tabId}`;
+
+/** Holds the tab's lock until the page dies; resolves once it is held (attach only after that). */
+export function holdTabLock(tabId: string, locks: LockManager | undefined = globalThis.navigator?.locks): Promise<void> {
+  if (!locks) return Promise.resolve();
+  return new Promise<void>((held) => {
+    void locks.request(tabLockName(tabId), () => {
+      held();
+      return new Promise<never>(() => {});
+    });
+  });
+}
+
+/** Calls `onGone` when the tab's lock is released; the returned function stops watching. */
+export function watchTabLock(
+  tabId: string,
+  onGone: () => void,
+  locks: LockManager | undefined = globalThis.navigator?.locks,
+): () => void {
+  if (!locks) return () => {};
+  const controller = new AbortController();
+  locks
+    .request(tabLockName(tabId), { signal: controller.signal }, () => {
+      onGone();
+    })
+    .catch(() => {
+      // Aborted: the tab detached explicitly.
+    });
+  return () => controller.abort();
+}
