@@ -8,8 +8,12 @@ export const CloseCode = {
   NORMAL: 1000,
   /** The server is shutting down or restarting: reconnect with backoff and resume from your cursor. */
   GOING_AWAY: 1001,
-  /** A frame broke RFC 6455 (unmasked, bad opcode, invalid UTF-8…): sent by `ws` itself. */
+  /** A frame broke RFC 6455 (unmasked, reserved opcode or RSV bits, bad close code…): sent by `ws` itself. */
   PROTOCOL_ERROR: 1002,
+  /** A text frame was not valid UTF-8: sent by `ws` itself. */
+  INVALID_PAYLOAD: 1007,
+  /** Too many fragments in one message (ws `maxFragments`, 16 Ki): sent by `ws` itself. */
+  POLICY_VIOLATION: 1008,
   /** A message was larger than `maxPayload` (64 KiB), also after inflate: sent by `ws` itself. */
   MESSAGE_TOO_BIG: 1009,
   /** A text frame was not a valid client message (bad JSON, unknown type, wrong field types). Do not retry. */

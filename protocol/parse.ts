@@ -31,6 +31,14 @@ function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * A number JSON can carry. `JSON.parse('1e999')` is Infinity, so `typeof === 'number'` alone lets
+ * an overflowing literal through (a `heartbeatMs` of Infinity makes `setInterval` spin every 1 ms).
+ */
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
 /** JSON.parse that reports a typed error instead of throwing. */
 export function parseJson(text: string): ParseResult<unknown> {
   try {
@@ -59,7 +67,7 @@ function parseOrg(value: unknown): ParseResult<string> {
 }
 
 function parseTimestamp(value: unknown): ParseResult<number> {
-  return typeof value === 'number' && Number.isFinite(value)
+  return isFiniteNumber(value)
     ? ok(value)
     : fail(ErrorCode.BAD_MESSAGE, '"t" must be a number');
 }
@@ -123,7 +131,7 @@ function parseEvent(raw: unknown): StreamEvent | null {
   if (!isObject(raw)) return null;
   if (!isCursor(raw.id)) return null;
   if (!isName(raw.org) || !isName(raw.service) || !isName(raw.type)) return null;
-  if (typeof raw.ts !== 'number' || !('data' in raw)) return null;
+  if (!isFiniteNumber(raw.ts) || !('data' in raw)) return null;
   return { id: raw.id, org: raw.org, service: raw.service, type: raw.type, data: raw.data, ts: raw.ts };
 }
 
@@ -162,8 +170,8 @@ export function parseServerMessage(text: string): ParseResult<ServerMessage> {
     case 'welcome':
       if (
         typeof raw.connectionId !== 'string' ||
-        typeof raw.heartbeatMs !== 'number' ||
-        typeof raw.tokenExpiresAt !== 'number' ||
+        !isFiniteNumber(raw.heartbeatMs) ||
+        !isFiniteNumber(raw.tokenExpiresAt) ||
         typeof raw.epoch !== 'string' ||
         !isStringArray(raw.orgs)
       ) {
@@ -183,7 +191,7 @@ export function parseServerMessage(text: string): ParseResult<ServerMessage> {
       return ok({ type: 'events', org: raw.org, replayed: raw.replayed, events });
     }
     case 'live':
-      if (!isName(raw.org) || !isCursor(raw.cursor) || typeof raw.replayed !== 'number') return badServerFrame('live');
+      if (!isName(raw.org) || !isCursor(raw.cursor) || !isFiniteNumber(raw.replayed)) return badServerFrame('live');
       return ok({ type: 'live', org: raw.org, cursor: raw.cursor, replayed: raw.replayed });
     case 'reset':
       if (
@@ -191,7 +199,7 @@ export function parseServerMessage(text: string): ParseResult<ServerMessage> {
         !isResetReason(raw.reason) ||
         typeof raw.from !== 'string' ||
         !isCursor(raw.cursor) ||
-        !(raw.lost === null || typeof raw.lost === 'number')
+        !(raw.lost === null || isFiniteNumber(raw.lost))
       ) {
         return badServerFrame('reset');
       }
@@ -204,7 +212,7 @@ export function parseServerMessage(text: string): ParseResult<ServerMessage> {
         lost: raw.lost,
       });
     case 'authenticated':
-      if (typeof raw.tokenExpiresAt !== 'number' || !isStringArray(raw.orgs)) return badServerFrame('authenticated');
+      if (!isFiniteNumber(raw.tokenExpiresAt) || !isStringArray(raw.orgs)) return badServerFrame('authenticated');
       return ok({ type: 'authenticated', tokenExpiresAt: raw.tokenExpiresAt, orgs: raw.orgs });
     case 'subscribed':
       if (!isName(raw.org) || !isStringArray(raw.services)) return badServerFrame('subscribed');
@@ -219,7 +227,7 @@ export function parseServerMessage(text: string): ParseResult<ServerMessage> {
       });
     case 'ping':
     case 'pong':
-      if (typeof raw.t !== 'number') return badServerFrame(raw.type);
+      if (!isFiniteNumber(raw.t)) return badServerFrame(raw.type);
       return ok({ type: raw.type, t: raw.t });
     default:
       return badServerFrame(raw.type.slice(0, 40));
@@ -240,7 +248,7 @@ export function parsePollResponse(raw: unknown): ParseResult<PollResponse> {
       !isObject(reset) ||
       !isResetReason(reset.reason) ||
       typeof reset.from !== 'string' ||
-      !(reset.lost === null || typeof reset.lost === 'number')
+      !(reset.lost === null || isFiniteNumber(reset.lost))
     ) {
       return fail(ErrorCode.BAD_MESSAGE, 'malformed poll response');
     }

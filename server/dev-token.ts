@@ -45,6 +45,7 @@ export async function handleDevToken(ctx: ServerContext, res: ServerResponse, ur
     sendError(res, new StreamError(ErrorCode.BAD_MESSAGE, `"ttl" must be 1 to ${MAX_TTL_SECONDS} seconds`));
     return;
   }
-  const token = await ctx.auth.issueToken({ sub, orgs: [...new Set(orgs)], scopes, ttlSeconds: Math.round(ttlSeconds) });
+  // Up, not to the nearest: `ttl=0.4` rounded to 0 issued a token that was expired on arrival.
+  const token = await ctx.auth.issueToken({ sub, orgs: [...new Set(orgs)], scopes, ttlSeconds: Math.ceil(ttlSeconds) });
   sendJson(res, 200, { token });
 }

@@ -1,5 +1,6 @@
 /** Reading requests and writing JSON answers with plain `node:http`. */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { ErrorCode, StreamError } from '../protocol/index.ts';
 
 /** HTTP status for each error code an endpoint may answer with. */
@@ -25,6 +26,40 @@ export const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
 
 export function statusFor(code: ErrorCode): number {
   return HTTP_STATUS[code] ?? 400;
+}
+
+/**
+ * The request's URL, or null when its target is neither origin-form (`/path?query`) nor
+ * absolute-form (`http://host/path?query`), RFC 9112 §3.2.
+ *
+ * An origin-form target is appended to a fixed origin, never resolved as a relative reference:
+ * `new URL('//x/y', base)` reads `x` as a host (so `//x/v1/realtime/poll` would route to the poll)
+ * and throws on targets such as `//` or `//[`, which Node's parser lets through.
+ */
+export function requestUrl(req: IncomingMessage): URL | null {
+  const target = req.url ?? '/';
+  try {
+    if (target.startsWith('/')) return new URL(`http://localhost${target}`);
+    const absolute = new URL(target);
+    if (!['http:', 'https:', 'ws:', 'wss:'].includes(absolute.protocol)) return null;
+    return new URL(`http://localhost${absolute.pathname}${absolute.search}`);
+  } catch {
+    return null;
+  }
+}
+
+/** Answers a refused WebSocket upgrade on the raw socket: status line, JSON error body, close. */
+export function refuseUpgrade(socket: Duplex, error: StreamError): void {
+  if (socket.destroyed) return;
+  const status = statusFor(error.code);
+  const body = JSON.stringify({ error: { code: error.code, message: error.message } });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
+      'Content-Type: application/json; charset=utf-8\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {

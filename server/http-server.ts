@@ -4,12 +4,12 @@ import { ErrorCode, StreamError } from '../protocol/index.ts';
 import { ADMIN_STREAMING_PATH, handleAdminStreaming } from './admin-api.ts';
 import type { ServerContext } from './context.ts';
 import { DEV_TOKEN_PATH, handleDevToken } from './dev-token.ts';
-import { sendError, sendJson } from './http-io.ts';
+import { refuseUpgrade, requestUrl, sendError, sendJson } from './http-io.ts';
 import { POLL_PATH, type LongPoll } from './long-poll.ts';
 import type { MetricsSnapshot } from './metrics.ts';
 import { handlePublish, PUBLISH_PATH } from './publish-api.ts';
 import { serveStatic } from './static-files.ts';
-import type { StreamServer } from './stream-server.ts';
+import { STREAM_PATH, type StreamServer } from './stream-server.ts';
 import type { Registry } from 'prom-client';
 
 export const METRICS_PATH = '/v2/realtime/metrics';
@@ -32,7 +32,8 @@ function methodNotAllowed(res: ServerResponse, path: string): void {
 
 export function createHttpServer({ ctx, stream, poll, metrics, prometheus }: HttpServerParts): Server {
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = requestUrl(req);
+    if (!url) return sendError(res, new StreamError(ErrorCode.NOT_FOUND, 'the request target is not a path'));
     const path = url.pathname;
     const method = req.method ?? 'GET';
     const isRead = method === 'GET' || method === 'HEAD';
@@ -74,6 +75,15 @@ export function createHttpServer({ ctx, stream, poll, metrics, prometheus }: Htt
       else res.destroy();
     });
   });
-  server.on('upgrade', (req, socket, head) => stream.handleUpgrade(req, socket, head));
+  server.on('upgrade', (req, socket, head) => {
+    // Only the stream path reaches the stream server, so it never sees a target it cannot parse.
+    if (requestUrl(req)?.pathname !== STREAM_PATH) {
+      socket.on('error', (error) => ctx.logger.warn('upgrade', 'socket error', { error: error.message }));
+      ctx.metrics.rejected(ErrorCode.NOT_FOUND);
+      refuseUpgrade(socket, new StreamError(ErrorCode.NOT_FOUND, `no WebSocket endpoint here: use ${STREAM_PATH}`));
+      return;
+    }
+    stream.handleUpgrade(req, socket, head);
+  });
   return server;
 }

@@ -12,7 +12,8 @@ export interface Logger {
 }
 
 const REDACTIONS: Array<[RegExp, string]> = [
-  [/access_token=[^&\s"',;]*/gi, 'access_token=[redacted]'],
+  // Also percent-encoded (`access%5Ftoken%3D…`): URLSearchParams decodes that name to access_token.
+  [/access(?:_|%5f)token(?:=|%3d)[^&\s"',;]*/gi, 'access_token=[redacted]'],
   [/bearer\.[A-Za-z0-9._~+/=-]+/gi, 'bearer.[redacted]'],
   [/Bearer\s+[A-Za-z0-9._~+/=-]+/g, 'Bearer [redacted]'],
   // Any JWT-looking string (three base64url parts, the first a JSON header), wherever it appears.
