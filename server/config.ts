@@ -25,9 +25,14 @@ export interface ServerOptions {
   tokenSecret: string;
   /** Extra browser origins allowed to open the stream or poll; the server's own origin always is. `*` allows any. */
   allowedOrigins: string[];
-  /** Where the SQLite log lives when no `log` is given. */
+  /** Where the SQLite log lives when no `log` is given and `store` is SQLite. */
   dataDir: string;
-  /** The event log to use; default: SQLite at `${dataDir}/events.sqlite`. The server closes it on `close()`. */
+  /**
+   * Which store `startServer` opens when no `log` is given (REALTIME_STORE): the embedded SQLite file
+   * under `dataDir` (the default), or Redis Streams for several processes sharing one log.
+   */
+  store: StoreChoice;
+  /** The event log to use; default: the one `store` names. The server closes it on `close()`. */
   log: EventLog | undefined;
   /** Directory served at `/` (the built demo). */
   staticDir: string;
@@ -64,6 +69,49 @@ export interface ServerOptions {
   trimIntervalMs: number;
   /** Where log lines go; default: stdout, tokens redacted. */
   logger: Logger | undefined;
+}
+
+/** `sqlite`: one process, a file under `dataDir`. `redis`: any number of processes on one Redis. */
+export type StoreChoice =
+  | { kind: 'sqlite' }
+  | {
+      kind: 'redis';
+      /** `redis://HOST:PORT` (or `rediss://`, with user and password if Redis needs them). */
+      url: string;
+      /** Prefix of every key (REALTIME_REDIS_PREFIX): deployments sharing one Redis keep apart. */
+      keyPrefix: string;
+    };
+
+export const DEFAULT_REDIS_KEY_PREFIX = 'realtime:';
+
+/**
+ * Reads REALTIME_STORE: unset, empty or `sqlite` is the embedded SQLite log; `redis://HOST:PORT`
+ * (fixed contract) is Redis Streams. Anything else throws: a typo must not silently fall back to a
+ * single-process store while other processes believe they share one log.
+ */
+export function parseStore(raw: string | undefined, keyPrefix: string | undefined = undefined): StoreChoice {
+  const value = raw?.trim() ?? '';
+  if (value === '' || value === 'sqlite') return { kind: 'sqlite' };
+  let url: URL | null = null;
+  try {
+    url = new URL(value);
+  } catch {
+    // reported below
+  }
+  if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '') {
+    throw new Error(`REALTIME_STORE must be redis://HOST:PORT (or unset for SQLite), got "${redactUrl(value)}"`);
+  }
+  return { kind: 'redis', url: value, keyPrefix: keyPrefix && keyPrefix.length > 0 ? keyPrefix : DEFAULT_REDIS_KEY_PREFIX };
+}
+
+/** The store for a log line: the Redis URL without its password. */
+export function describeStore(store: StoreChoice, dataDir: string): string {
+  if (store.kind === 'sqlite') return `SQLite ${resolve(dataDir, 'events.sqlite')}`;
+  return `Redis Streams ${redactUrl(store.url)} (keys ${store.keyPrefix}*)`;
+}
+
+function redactUrl(text: string): string {
+  return text.replace(/\/\/([^@/]*)@/, (_match, auth: string) => `//${auth.includes(':') ? `${auth.split(':')[0]}:***` : '***'}@`);
 }
 
 /** Used in development when REALTIME_TOKEN_SECRET is unset: fixed, so dev tokens survive a restart. */
@@ -107,6 +155,7 @@ export function resolveServerOptions(
     tokenSecret,
     allowedOrigins: envList(env.ALLOWED_ORIGINS),
     dataDir: resolve(env.REALTIME_DATA_DIR && env.REALTIME_DATA_DIR.length > 0 ? env.REALTIME_DATA_DIR : './data'),
+    store: parseStore(env.REALTIME_STORE, env.REALTIME_REDIS_PREFIX),
     log: undefined,
     staticDir: resolve('dist/demo'),
     streamingV2: env.REALTIME_STREAMING_V2 !== 'false',

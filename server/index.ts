@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { EventInput } from '../protocol/index.ts';
 import { createTokenAuthority, type TokenAuthority } from './auth.ts';
-import { resolveServerOptions, type ServerOptions } from './config.ts';
+import { describeStore, resolveServerOptions, type ServerOptions } from './config.ts';
 import type { ServerContext } from './context.ts';
 import { startDemoPublisher, type DemoPublisher } from './demo-publisher.ts';
 import type { EventLog } from './event-log.ts';
@@ -15,15 +15,18 @@ import { createHub, type HubStats } from './hub.ts';
 import { createLogger } from './logger.ts';
 import { createLongPoll } from './long-poll.ts';
 import { createMetrics, createPrometheusRegistry, type MetricsSnapshot } from './metrics.ts';
+import { createRedisEventLog } from './redis-event-log.ts';
 import { createSqliteEventLog } from './sqlite-event-log.ts';
+import { watchStore } from './store-status.ts';
 import { createStreamServer } from './stream-server.ts';
 import { createStreamingSwitch } from './streaming-switch.ts';
 
-export type { ServerOptions } from './config.ts';
+export type { ServerOptions, StoreChoice } from './config.ts';
 export type { EventLog } from './event-log.ts';
 export type { MetricsSnapshot } from './metrics.ts';
 export type { TokenClaims, Scope } from './auth.ts';
 export { createMemoryEventLog } from './memory-event-log.ts';
+export { createRedisEventLog, type RedisEventLog, type RedisEventLogOptions } from './redis-event-log.ts';
 export { createLogger, redact, silentLogger } from './logger.ts';
 
 export interface RunningServer {
@@ -31,6 +34,8 @@ export interface RunningServer {
   url: string;
   port: number;
   log: EventLog;
+  /** Which store serves this process, e.g. `SQLite /srv/data/events.sqlite` or `Redis Streams redis://10.0.0.5:6379 (keys realtime:*)`. */
+  store: string;
   /** Signs tokens with this server's secret (tests). */
   auth: TokenAuthority;
   hubStats(): HubStats;
@@ -44,10 +49,27 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** The log `options` ask for: the one given, else SQLite under `dataDir` or Redis (REALTIME_STORE). */
+async function openLog(options: ServerOptions): Promise<{ log: EventLog; store: string }> {
+  if (options.log) return { log: options.log, store: 'the event log given to startServer' };
+  const store = describeStore(options.store, options.dataDir);
+  if (options.store.kind === 'redis') {
+    // Rejects with STORE_UNAVAILABLE when Redis cannot be reached: the process must not start without its log.
+    return { log: await createRedisEventLog({ url: options.store.url, keyPrefix: options.store.keyPrefix }), store };
+  }
+  return { log: createSqliteEventLog({ file: join(options.dataDir, 'events.sqlite') }), store };
+}
+
 export async function startServer(overrides: Partial<ServerOptions> = {}): Promise<RunningServer> {
   const options = resolveServerOptions(overrides);
   const logger = options.logger ?? createLogger();
-  const log = options.log ?? createSqliteEventLog({ file: join(options.dataDir, 'events.sqlite') });
+  const { log, store } = await openLog(options);
+  logger.info('server', `event store: ${store}`);
+  const storeStatus = watchStore(log);
+  storeStatus.onChange((available, reason) => {
+    if (available) logger.info('store', 'the event store is available again', { reason });
+    else logger.warn('store', 'the event store is unavailable: closing streams with 4013, publish answers 503', { reason });
+  });
   const hub = createHub(log, logger);
   const metrics = createMetrics();
   const streaming = createStreamingSwitch(options.streamingV2);
@@ -65,8 +87,8 @@ export async function startServer(overrides: Partial<ServerOptions> = {}): Promi
       return event;
     },
   };
-  const stream = createStreamServer(ctx);
-  const poll = createLongPoll(ctx);
+  const stream = createStreamServer(ctx, storeStatus);
+  const poll = createLongPoll(ctx, storeStatus);
   const snapshot = () =>
     metrics.snapshot({
       activeConnections: stream.activeConnections(),
@@ -88,6 +110,7 @@ export async function startServer(overrides: Partial<ServerOptions> = {}): Promi
   } catch (error) {
     // Port taken or similar: release the store so the process can report and exit cleanly.
     hub.close();
+    storeStatus.close();
     await log.close();
     throw error;
   }
@@ -107,6 +130,7 @@ export async function startServer(overrides: Partial<ServerOptions> = {}): Promi
     url: `http://${hostForUrl}:${port}`,
     port,
     log,
+    store,
     auth: ctx.auth,
     hubStats: () => hub.stats(),
     metrics: snapshot,
@@ -123,6 +147,7 @@ export async function startServer(overrides: Partial<ServerOptions> = {}): Promi
         server.closeAllConnections();
         await stopped;
         hub.close();
+        storeStatus.close();
         await log.close();
         logger.info('server', 'stopped');
       })();

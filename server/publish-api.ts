@@ -1,6 +1,10 @@
 /**
  * `POST /v1/events` (a fixed contract): `Authorization: Bearer <token with publish scope>` and
  * `{ org, service, type, data }` → `201 { "id" }` once the append is durable.
+ *
+ * An append that rejects is never acknowledged: a store error answers with its code (Redis away:
+ * 503 STORE_UNAVAILABLE, retry with backoff). The event may still have been written when only the
+ * reply was lost, so a retrying publisher can cause a duplicate, never a loss.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, parseEventInput, parseJson, StreamError } from '../protocol/index.ts';
@@ -53,6 +57,14 @@ export async function handlePublish(ctx: ServerContext, req: IncomingMessage, re
     refuse(orgError);
     return;
   }
-  const event = await ctx.publish(input.value);
-  sendJson(res, 201, { id: event.id });
+  let id: string;
+  try {
+    id = (await ctx.publish(input.value)).id;
+  } catch (error) {
+    // Anything else is a bug: the router answers 500 INTERNAL.
+    if (!(error instanceof StreamError)) throw error;
+    refuse(error);
+    return;
+  }
+  sendJson(res, 201, { id });
 }

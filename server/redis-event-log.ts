@@ -22,6 +22,10 @@
  *   process A: append ──EVAL──▶ ┌───────── Redis ─────────┐ ◀──XREAD BLOCK── reader(org) of B ──▶ B's listeners
  *      └─ next in order? deliver │ GET/INCR head, XADD id  │ ◀──XREAD BLOCK── reader(org) of A ──▶ A's listeners
  *         to A's listeners now   └─────────────────────────┘    (skips what A already delivered)
+ *
+ * Files: this one is the log (connection, state, append/read/head/trim); redis-stream-reader.ts is
+ * the per-org blocking reader; redis-scripts.ts holds the key layout, the Lua scripts and the
+ * parsing of replies.
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import {
@@ -42,6 +46,22 @@ import {
   type ReadResult,
   type Retention,
 } from './event-log.ts';
+import {
+  APPEND_SCRIPT,
+  connectionName,
+  parseAppendReply,
+  parseEntries,
+  parseInteger,
+  parseNullableString,
+  parseReadReply,
+  parseScanReply,
+  parseString,
+  READ_SCRIPT,
+  redisKeys,
+  toEvent,
+  type ScriptedRedis,
+} from './redis-scripts.ts';
+import { createOrgReader, type OrgReader, type ReaderContext } from './redis-stream-reader.ts';
 
 /** `available`: commands reach Redis. `unavailable`: they fail fast with STORE_UNAVAILABLE. */
 export type RedisLogState = 'available' | 'unavailable' | 'closed';
@@ -95,84 +115,6 @@ export const DEFAULT_KEY_PREFIX = 'realtime:';
 export const MAX_READ_PAGE = 1000;
 /** Entries per XRANGE page while trim() looks for the first young event. */
 const TRIM_PAGE = 500;
-/** Entries per XREAD of a blocking reader. */
-const READER_BATCH = 500;
-
-/*
- * KEYS: epoch, head, stream, orgs. ARGV: candidate epoch, org, service, type, data, ts, maxlen ('' = none).
- * Returns {epoch, seq}. XADD runs before INCR: if it fails (e.g. the stream holds a larger id than
- * the head says), nothing was written, so a failed append never leaves a seq without its event.
- */
-const APPEND_SCRIPT = `
-local epoch = redis.call('GET', KEYS[1])
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('SET', KEYS[1], epoch)
-end
-local seq = tonumber(redis.call('GET', KEYS[2]) or '0') + 1
-local id = string.format('%d-0', seq)
-if ARGV[7] == '' then
-  redis.call('XADD', KEYS[3], id, 'service', ARGV[3], 'type', ARGV[4], 'data', ARGV[5], 'ts', ARGV[6], 'epoch', epoch)
-else
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[7], id, 'service', ARGV[3], 'type', ARGV[4], 'data', ARGV[5], 'ts', ARGV[6], 'epoch', epoch)
-end
-redis.call('INCR', KEYS[2])
-redis.call('SADD', KEYS[4], ARGV[2])
-return {epoch, seq}
-`;
-
-/*
- * KEYS: epoch, head, stream. ARGV: candidate epoch, cursor epoch ('' = no cursor), cursor seq, count.
- * Returns {epoch, head, trimmedThrough, entries}: one atomic snapshot, so a trim between "where does
- * the log start" and "give me the page" cannot open a silent gap. The page is only fetched when the
- * read will not reset (classifyRead decides in TypeScript from the same numbers).
- */
-const READ_SCRIPT = `
-local epoch = redis.call('GET', KEYS[1])
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('SET', KEYS[1], epoch)
-end
-local head = tonumber(redis.call('GET', KEYS[2]) or '0')
-local trimmed = head
-local first = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', 1)
-if #first > 0 then
-  trimmed = tonumber(string.match(first[1][1], '^(%d+)')) - 1
-end
-local from = trimmed
-if ARGV[2] ~= '' then
-  from = tonumber(ARGV[3])
-end
-local count = tonumber(ARGV[4])
-local entries = {}
-if count > 0 and from >= trimmed and from < head and (ARGV[2] == '' or ARGV[2] == epoch) then
-  entries = redis.call('XRANGE', KEYS[3], string.format('%d-0', from + 1), '+', 'COUNT', count)
-end
-return {epoch, head, trimmed, entries}
-`;
-
-/** The client with the two scripts defined on it (ioredis adds them at runtime). */
-interface ScriptedRedis extends Redis {
-  realtimeAppend(...args: (string | number)[]): Promise<unknown>;
-  realtimeRead(...args: (string | number)[]): Promise<unknown>;
-}
-
-interface Keys {
-  epoch: string;
-  orgs: string;
-  head(org: string): string;
-  stream(org: string): string;
-}
-
-/** One stream entry as stored. */
-interface Entry {
-  seq: number;
-  epoch: string;
-  service: string;
-  type: string;
-  data: string;
-  ts: number;
-}
 
 /**
  * Connects to Redis, reads (or creates) the epoch and returns the log. Rejects with a
@@ -206,12 +148,7 @@ export async function createRedisEventLog(options: RedisEventLogOptions): Promis
         throw error;
       });
     });
-  const keys: Keys = {
-    epoch: `${prefix}epoch`,
-    orgs: `${prefix}orgs`,
-    head: (org) => `${prefix}head:${org}`,
-    stream: (org) => `${prefix}stream:${org}`,
-  };
+  const keys = redisKeys(prefix);
   const where = redactUrl(url);
   const maxLen = Number.isFinite(retention.maxEventsPerOrg) ? String(Math.max(0, Math.floor(retention.maxEventsPerOrg))) : '';
 
@@ -480,278 +417,10 @@ export async function createRedisEventLog(options: RedisEventLogOptions): Promis
   };
 }
 
-interface ReaderContext {
-  client: Redis;
-  keys: Keys;
-  blockMs: number;
-  reconnectMaxMs: number;
-  adoptEpoch(epoch: string): void;
-  onListenerError(error: unknown, event: StreamEvent): void;
-}
-
-interface OrgReader {
-  readonly listeners: Set<EventListener>;
-  /** Delivers an event this process appended at once when it is the org's next one in order. */
-  offerLocal(event: StreamEvent, epoch: string, seq: number): void;
-  /** Closes the reader's connection; resolves when its loop has ended. */
-  stop(): Promise<void>;
-}
-
-/** Where a reader stands: the last event delivered, or the head when it started. `epoch` null: Redis had none. */
-interface Position {
-  epoch: string | null;
-  seq: number;
-}
-
-/**
- * One org's blocking reader: a dedicated connection looping on `XREAD BLOCK` after the last
- * delivered id.
- *
- *   subscribe() ─▶ GET epoch, GET head on the command connection (ordered before any later local
- *                  append, so "appended after this call" holds) ─▶ start position
- *   loop: XREAD BLOCK after position ─▶ entries: deliver in order, skip seq <= position
- *                                   ├─▶ timeout: GET epoch (a flush with no new entry yet)
- *                                   └─▶ error: backoff, wait for the connection, resume from position
- *   an entry of another epoch ─▶ Redis was flushed: position = (new epoch, 0), read the new stream from 0
- */
-function createOrgReader(org: string, context: ReaderContext): OrgReader {
-  const { client, keys, blockMs, reconnectMaxMs } = context;
-  const listeners = new Set<EventListener>();
-  let state: 'running' | 'stopped' = 'running';
-  // Read through a function: TypeScript would otherwise keep a narrowing across the awaits where stop() runs.
-  const isStopped = (): boolean => state === 'stopped';
-  let position: Position | null = null;
-  let connection: Redis | null = null;
-  /** Ends the current wait (backoff or connection not ready) early, on stop. */
-  let interrupt: (() => void) | null = null;
-
-  // Sent now, synchronously with subscribe(), on the connection that carries this process's appends.
-  // The position is set in the reply's own callback (one MGET, one hop), so it is known before the
-  // continuation of any later local append() runs: that is what lets offerLocal() deliver it.
-  let snapshot: Promise<void> | null = takeSnapshot();
-
-  function takeSnapshot(): Promise<void> {
-    return client.call('MGET', keys.epoch, keys.head(org)).then((reply) => {
-      if (!Array.isArray(reply) || reply.length !== 2) throw new Error('MGET returned an unexpected reply');
-      const [epochReply, headReply] = reply as [unknown, unknown];
-      position ??= {
-        epoch: parseNullableString(epochReply, 'epoch'),
-        seq: headReply === null ? 0 : parseInteger(headReply, 'head'),
-      };
-    });
-  }
-
-  function deliver(event: StreamEvent): void {
-    for (const listener of [...listeners]) {
-      try {
-        listener(event);
-      } catch (error) {
-        context.onListenerError(error, event);
-      }
-    }
-  }
-
-  function wait(ms: number, until?: Redis): Promise<void> {
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        until?.off('ready', done);
-        interrupt = null;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      until?.once('ready', done);
-      interrupt = done;
-    });
-  }
-
-  async function run(): Promise<void> {
-    let attempt = 0;
-    let checkEpoch = false;
-    while (!isStopped()) {
-      try {
-        if (!position) {
-          const pending = snapshot ?? takeSnapshot();
-          snapshot = null;
-          await pending;
-          if (isStopped()) return;
-          continue;
-        }
-        if (!connection) {
-          connection = client.duplicate({
-            lazyConnect: false,
-            connectionName: connectionName(`${keys.stream(org)}:reader`),
-            // The blocking call replies after blockMs by itself; the client-side bound only catches a dead socket.
-            commandTimeout: undefined,
-            blockingTimeout: blockMs,
-            blockingTimeoutGrace: Math.max(2000, blockMs),
-          });
-          connection.on('error', () => {});
-        }
-        if (connection.status !== 'ready') {
-          // Woken by 'ready'; the timeout only bounds the wait if the event is missed.
-          await wait(reconnectMaxMs * 5, connection);
-          continue;
-        }
-        if (checkEpoch) {
-          // On the command connection: it has a command timeout, the reader's does not.
-          const current = parseNullableString(await client.call('GET', keys.epoch), 'epoch');
-          if (current !== position.epoch) {
-            position = { epoch: current, seq: 0 };
-            if (current !== null) context.adoptEpoch(current);
-          }
-          checkEpoch = false;
-        }
-        const from = position;
-        const reply = await connection.call('XREAD', 'COUNT', READER_BATCH, 'BLOCK', blockMs, 'STREAMS', keys.stream(org), `${from.seq}-0`);
-        attempt = 0;
-        if (isStopped()) return;
-        if (reply === null) {
-          checkEpoch = true;
-          continue;
-        }
-        for (const entry of parseXreadReply(reply)) {
-          if (position !== from) break;
-          if (entry.epoch !== from.epoch) {
-            // Redis was flushed and written to since: everything of the new epoch is after seq 0.
-            position = { epoch: entry.epoch, seq: 0 };
-            context.adoptEpoch(entry.epoch);
-            break;
-          }
-          if (entry.seq <= from.seq) continue;
-          from.seq = entry.seq;
-          deliver(toEvent(org, entry.epoch, entry));
-          if (isStopped()) return;
-        }
-      } catch {
-        if (isStopped()) return;
-        // After an outage the log may have been flushed with no entry to show it yet.
-        checkEpoch = true;
-        await wait(backoff(attempt++, 50, reconnectMaxMs), connection ?? undefined);
-      }
-    }
-  }
-
-  const done = run();
-
-  return {
-    listeners,
-    offerLocal(event, epoch, seq) {
-      if (state === 'stopped' || !position || position.epoch !== epoch || seq !== position.seq + 1) return;
-      position.seq = seq;
-      deliver(event);
-    },
-    async stop() {
-      if (state === 'stopped') return done;
-      state = 'stopped';
-      interrupt?.();
-      // Rejects the pending XREAD, which ends the loop.
-      connection?.disconnect();
-      return done;
-    },
-  };
-}
-
-/** CLIENT SETNAME takes no spaces: names show in CLIENT LIST, which is how operators count readers. */
-function connectionName(name: string): string {
-  return name.replace(/\s/g, '_');
-}
-
-/** Full-jitter exponential backoff: a delay in [0, min(max, min * 2^attempt)). */
-function backoff(attempt: number, min: number, max: number): number {
-  return Math.random() * Math.min(max, min * 2 ** attempt);
-}
-
 /** read() limits: a non-negative integer, at most MAX_READ_PAGE (Infinity too). */
 function pageLimit(limit: number): number {
   if (Number.isNaN(limit)) return 0;
   return Math.min(MAX_READ_PAGE, Math.max(0, Math.floor(limit)));
-}
-
-function toEvent(org: string, epoch: string, entry: Entry): StreamEvent {
-  return {
-    id: formatCursor({ epoch, seq: entry.seq }),
-    org,
-    service: entry.service,
-    type: entry.type,
-    data: JSON.parse(entry.data) as unknown,
-    ts: entry.ts,
-  };
-}
-
-// Replies are parsed from unknown: a key of the wrong type or a foreign writer must fail loudly,
-// as STORE_UNAVAILABLE, never turn into a malformed event.
-
-function parseAppendReply(reply: unknown): { epoch: string; seq: number } {
-  if (!Array.isArray(reply) || reply.length !== 2) throw new Error('the append script returned an unexpected reply');
-  return { epoch: parseString(reply[0], 'epoch'), seq: parseInteger(reply[1], 'seq') };
-}
-
-function parseReadReply(reply: unknown): { epoch: string; headSeq: number; trimmedThrough: number; entries: Entry[] } {
-  if (!Array.isArray(reply) || reply.length !== 4) throw new Error('the read script returned an unexpected reply');
-  return {
-    epoch: parseString(reply[0], 'epoch'),
-    headSeq: parseInteger(reply[1], 'head'),
-    trimmedThrough: parseInteger(reply[2], 'trimmedThrough'),
-    entries: parseEntries(reply[3]),
-  };
-}
-
-/** XREAD with one stream: `[[key, entries]]`. */
-function parseXreadReply(reply: unknown): Entry[] {
-  if (!Array.isArray(reply)) throw new Error('XREAD returned an unexpected reply');
-  const [stream] = reply as unknown[];
-  if (stream === undefined) return [];
-  if (!Array.isArray(stream) || stream.length !== 2) throw new Error('XREAD returned an unexpected stream');
-  return parseEntries(stream[1]);
-}
-
-/** XRANGE: `[[id, [field, value, …]], …]`. */
-function parseEntries(reply: unknown): Entry[] {
-  if (!Array.isArray(reply)) throw new Error('expected a list of stream entries');
-  return reply.map((item: unknown): Entry => {
-    if (!Array.isArray(item) || item.length !== 2) throw new Error('malformed stream entry');
-    const [id, fields] = item as [unknown, unknown];
-    const match = typeof id === 'string' ? /^(\d{1,16})-0$/.exec(id) : null;
-    if (!match || !Array.isArray(fields)) throw new Error(`malformed stream entry ${String(id)}`);
-    const values = new Map<string, string>();
-    for (let i = 0; i + 1 < fields.length; i += 2) {
-      const name: unknown = fields[i];
-      const value: unknown = fields[i + 1];
-      if (typeof name === 'string' && typeof value === 'string') values.set(name, value);
-    }
-    const ts = Number(values.get('ts'));
-    const service = values.get('service');
-    const type = values.get('type');
-    const data = values.get('data');
-    const epoch = values.get('epoch');
-    if (service === undefined || type === undefined || data === undefined || epoch === undefined || !Number.isSafeInteger(ts)) {
-      throw new Error(`stream entry ${id} lacks a field`);
-    }
-    return { seq: Number(match[1]), epoch, service, type, data, ts };
-  });
-}
-
-function parseScanReply(reply: unknown): [string, string[]] {
-  if (!Array.isArray(reply) || reply.length !== 2) throw new Error('SSCAN returned an unexpected reply');
-  const [next, members] = reply as [unknown, unknown];
-  if (typeof next !== 'string' || !Array.isArray(members)) throw new Error('SSCAN returned an unexpected reply');
-  return [next, members.filter((member): member is string => typeof member === 'string')];
-}
-
-function parseString(reply: unknown, what: string): string {
-  if (typeof reply !== 'string') throw new Error(`Redis returned no ${what}`);
-  return reply;
-}
-
-function parseNullableString(reply: unknown, what: string): string | null {
-  return reply === null ? null : parseString(reply, what);
-}
-
-function parseInteger(reply: unknown, what: string): number {
-  const value = typeof reply === 'string' ? Number(reply) : reply;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value)) throw new Error(`Redis returned no integer ${what}`);
-  return value;
 }
 
 function guardedParse<T>(where: string, parse: () => T): T {

@@ -4,10 +4,12 @@
  *
  *   upgrade ──path?──404 ──Origin?──403 ──token?──401 ──read scope?──403 ──accept
  *                                                                   │
- *        kill switch on → close 4010   user over socket cap → close 4012   else → welcome
+ *        kill switch on → close 4010   store unavailable → close 4013
+ *        user over socket cap → close 4012   else → welcome
  *
- * Refusals after the accept (4010, 4012) are deliberate: a browser never sees the status of a
- * refused upgrade, only a close code, and the client needs the code to know to fall back to v1.
+ * Refusals after the accept (4010, 4013, 4012) are deliberate: a browser never sees the status of
+ * a refused upgrade, only a close code, and the client needs the code to know to fall back to v1
+ * (4010) or to retry with backoff and resume (4013).
  */
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES, type IncomingMessage } from 'node:http';
@@ -19,6 +21,7 @@ import { requireScope, STREAM_SUBPROTOCOL, tokenFromRequest } from './auth.ts';
 import type { ServerContext } from './context.ts';
 import { statusFor } from './http-io.ts';
 import { isOriginAllowed } from './origin.ts';
+import type { StoreStatus } from './store-status.ts';
 import { createStreamSession, type StreamSession } from './stream-socket.ts';
 
 export const STREAM_PATH = '/v2/realtime/stream';
@@ -34,7 +37,11 @@ export interface StreamServer {
   close(): Promise<void>;
 }
 
-export function createStreamServer(ctx: ServerContext): StreamServer {
+/**
+ * The v2 endpoint over `ctx`. `store` closes every socket with 4013 when the event store becomes
+ * unavailable and turns new sockets away with 4013 until it is back.
+ */
+export function createStreamServer(ctx: ServerContext, store: StoreStatus): StreamServer {
   const { options, auth, metrics, logger, streaming } = ctx;
   const wss = new WebSocketServer({
     noServer: true,
@@ -122,6 +129,10 @@ export function createStreamServer(ctx: ServerContext): StreamServer {
         closeAccepted(ws, CloseCode.V2_DISABLED, new StreamError(ErrorCode.V2_DISABLED, 'streaming v2 is switched off: use v1 long-polling'));
         return;
       }
+      if (!store.available) {
+        closeAccepted(ws, CloseCode.STORE_UNAVAILABLE, store.unavailableError());
+        return;
+      }
       const count = perUser.get(claims.sub) ?? 0;
       if (count >= options.maxSocketsPerUser) {
         closeAccepted(ws, CloseCode.TOO_MANY_CONNECTIONS, new StreamError(ErrorCode.TOO_MANY_CONNECTIONS, `at most ${options.maxSocketsPerUser} sockets per user: close another tab or wait`));
@@ -153,6 +164,11 @@ export function createStreamServer(ctx: ServerContext): StreamServer {
   streaming.onChange((enabled) => {
     if (!enabled) closeAll(CloseCode.V2_DISABLED, new StreamError(ErrorCode.V2_DISABLED, 'streaming v2 was switched off: use v1 long-polling'));
   });
+  // Clients must learn that nothing is published or delivered now (and after an epoch change, that
+  // their cursors need a reset): close, and they retry with backoff and resume from their cursors.
+  store.onChange((available) => {
+    if (!available) closeAll(CloseCode.STORE_UNAVAILABLE, store.unavailableError());
+  });
 
   return {
     handleUpgrade(req, socket, head) {
@@ -181,7 +197,7 @@ export function createStreamServer(ctx: ServerContext): StreamServer {
                 return;
               }
               ws.once('close', () => resolve());
-              // Sockets closed before a session existed (4010/4012) close themselves; others get the grace timer.
+              // Sockets closed before a session existed (4010/4012/4013) close themselves; others get the grace timer.
               setTimeout(() => {
                 ws.terminate();
                 resolve();

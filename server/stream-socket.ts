@@ -31,6 +31,8 @@ interface OrgSubscription {
   mode: 'catching-up' | 'live';
   /** Live frames held during catch-up; null after it overflowed (the log still has them). */
   queue: HubFrame[] | null;
+  /** In `live`: the last position sent (the seam, then each live event). Live frames at or before it are dropped. */
+  sent: Cursor | null;
   detach: () => void;
 }
 
@@ -51,6 +53,16 @@ export interface StreamSession {
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The seq of an event id when it belongs to `epoch`, else null. Ids come from our own log, so a
+ * split is enough: this runs for every live frame on every socket.
+ */
+function seqInEpoch(id: string, epoch: string): number | null {
+  if (id.length <= epoch.length + 1 || id.charCodeAt(epoch.length) !== 58 /* ':' */ || !id.startsWith(epoch)) return null;
+  const seq = Number(id.slice(epoch.length + 1));
+  return Number.isSafeInteger(seq) ? seq : null;
+}
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -108,6 +120,26 @@ export function createStreamSession({ ws, ctx, claims: initialClaims, connection
     write(frame.data, frame.data.length);
     metrics.delivered(1, false);
     metrics.latency(Date.now() - frame.event.ts);
+  }
+
+  /**
+   * Lets a live frame through only when it is after the last position sent. A networked log may
+   * deliver an event again (Redis: at-least-once to a new subscriber, an event the replay already
+   * carried), and the wire must never carry a duplicate. A frame of another epoch means the log
+   * was wiped under this subscription: the socket closes 4013 and the client's resume gets a
+   * `reset` instead of a silent jump.
+   */
+  function admitLive(subscription: OrgSubscription, frame: HubFrame): boolean {
+    const sent = subscription.sent;
+    if (!sent) return true;
+    const seq = seqInEpoch(frame.event.id, sent.epoch);
+    if (seq === null) {
+      close(CloseCode.STORE_UNAVAILABLE, new StreamError(ErrorCode.STORE_UNAVAILABLE, 'the event log was replaced: reconnect and resume from your cursor to get a reset', CloseCode.STORE_UNAVAILABLE));
+      return false;
+    }
+    if (seq <= sent.seq) return false;
+    sent.seq = seq;
+    return true;
   }
 
   function sendReplayed(org: string, events: StreamEvent[]): void {
@@ -178,6 +210,7 @@ export function createStreamSession({ ws, ctx, claims: initialClaims, connection
     const lastTail = tail.at(-1);
     if (lastTail) positionId = lastTail.id;
     subscription.queue = null;
+    subscription.sent = parseCursor(positionId);
     subscription.mode = 'live';
     send({ type: 'live', org, cursor: positionId, replayed });
   }
@@ -188,13 +221,14 @@ export function createStreamSession({ ws, ctx, claims: initialClaims, connection
       services: new Set(services),
       mode: 'catching-up',
       queue: [],
+      sent: null,
       detach: () => {},
     };
     subscription.detach = hub.attach(org, {
       services: subscription.services,
       deliver(frame) {
         if (subscription.mode === 'live') {
-          writeLive(frame);
+          if (admitLive(subscription, frame)) writeLive(frame);
           return;
         }
         if (subscription.queue === null) return;
