@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { describeStore, parseStore, resolveServerOptions } from './config.ts';
+import { DEFAULT_RETENTION } from './event-log.ts';
 
 describe('REALTIME_STORE', () => {
   it('selects SQLite when unset, empty or "sqlite", and Redis for redis:// and rediss:// URLs', () => {
@@ -24,5 +25,21 @@ describe('REALTIME_STORE', () => {
     const described = describeStore(parseStore('redis://default:hunter2@10.0.0.5:6379'), '/data');
     expect(described).toBe('Redis Streams redis://default:***@10.0.0.5:6379 (keys realtime:*)');
     expect(describeStore({ kind: 'sqlite' }, '/srv/data')).toBe('SQLite /srv/data/events.sqlite');
+  });
+});
+
+describe('retention from the environment', () => {
+  it('reads REALTIME_RETENTION_MAX_EVENTS, REALTIME_RETENTION_MAX_AGE_MS and REALTIME_TRIM_INTERVAL_MS', () => {
+    const options = resolveServerOptions({}, {
+      REALTIME_RETENTION_MAX_EVENTS: '50',
+      REALTIME_RETENTION_MAX_AGE_MS: '60000',
+      REALTIME_TRIM_INTERVAL_MS: '200',
+    });
+    expect(options.retention).toEqual({ maxEventsPerOrg: 50, maxAgeMs: 60_000 });
+    expect(options.trimIntervalMs).toBe(200);
+  });
+
+  it('defaults to the log defaults', () => {
+    expect(resolveServerOptions({}, {}).retention).toEqual(DEFAULT_RETENTION);
   });
 });

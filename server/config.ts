@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import type { EventLog } from './event-log.ts';
+import { DEFAULT_RETENTION, type EventLog, type Retention } from './event-log.ts';
 import type { Logger } from './logger.ts';
 
 /** Token-bucket limit on client messages per socket. */
@@ -67,6 +67,8 @@ export interface ServerOptions {
   demoIntervalMs: number;
   /** How often retention is applied to the log (0: never). */
   trimIntervalMs: number;
+  /** What the log keeps: events per org and their age (older ones are trimmed; resuming past them resets). */
+  retention: Retention;
   /** Where log lines go; default: stdout, tokens redacted. */
   logger: Logger | undefined;
 }
@@ -173,7 +175,11 @@ export function resolveServerOptions(
     compression: true,
     demoPublisher: env.REALTIME_DEMO_PUBLISHER !== 'false',
     demoIntervalMs: envNumber(env, 'REALTIME_DEMO_INTERVAL_MS', 400),
-    trimIntervalMs: 60_000,
+    trimIntervalMs: envNumber(env, 'REALTIME_TRIM_INTERVAL_MS', 60_000),
+    retention: {
+      maxEventsPerOrg: envNumber(env, 'REALTIME_RETENTION_MAX_EVENTS', DEFAULT_RETENTION.maxEventsPerOrg),
+      maxAgeMs: envNumber(env, 'REALTIME_RETENTION_MAX_AGE_MS', DEFAULT_RETENTION.maxAgeMs),
+    },
     logger: undefined,
   };
   // A random secret for an explicit `tokenSecret: ''` would be surprising; only undefined falls back.

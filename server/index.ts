@@ -55,9 +55,9 @@ async function openLog(options: ServerOptions): Promise<{ log: EventLog; store: 
   const store = describeStore(options.store, options.dataDir);
   if (options.store.kind === 'redis') {
     // Rejects with STORE_UNAVAILABLE when Redis cannot be reached: the process must not start without its log.
-    return { log: await createRedisEventLog({ url: options.store.url, keyPrefix: options.store.keyPrefix }), store };
+    return { log: await createRedisEventLog({ url: options.store.url, keyPrefix: options.store.keyPrefix, retention: options.retention }), store };
   }
-  return { log: createSqliteEventLog({ file: join(options.dataDir, 'events.sqlite') }), store };
+  return { log: createSqliteEventLog({ file: join(options.dataDir, 'events.sqlite'), retention: options.retention }), store };
 }
 
 export async function startServer(overrides: Partial<ServerOptions> = {}): Promise<RunningServer> {
