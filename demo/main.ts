@@ -9,6 +9,9 @@ import { openReceivedLog, type ReceivedEntry } from './received-log.ts';
 const FEED_LIMIT = 200;
 const params = new URLSearchParams(location.search);
 const org = params.get('org') ?? '456';
+// The orgs the dev token covers (default: this page's org). Tabs share one worker and one socket,
+// which uses one tab's token for every org: a real app's token covers all of the user's orgs.
+const tokenOrgs = params.get('token-orgs') ?? org;
 const services = (params.get('services') ?? 'finance,orders,chat')
   .split(',')
   .map((service) => service.trim())
@@ -28,8 +31,14 @@ function storage(): Storage | null {
   }
 }
 
+/** A token request that hangs (a pooled keep-alive connection gone half-open) must not stall reconnects. */
+const TOKEN_TIMEOUT_MS = 3_000;
+
 async function fetchToken(scope: 'read' | 'publish'): Promise<string> {
-  const response = await fetch(`/dev/token?org=${encodeURIComponent(org)}&scope=${scope}`, { cache: 'no-store' });
+  const response = await fetch(`/dev/token?org=${encodeURIComponent(tokenOrgs)}&scope=${scope}`, {
+    cache: 'no-store',
+    signal: AbortSignal.timeout(TOKEN_TIMEOUT_MS),
+  });
   if (!response.ok) throw new Error(`token endpoint answered ${response.status}`);
   const body: unknown = await response.json();
   if (typeof body !== 'object' || body === null || !('token' in body) || typeof body.token !== 'string') {
@@ -39,6 +48,7 @@ async function fetchToken(scope: 'read' | 'publish'): Promise<string> {
 }
 
 const log = openReceivedLog(storage());
+addEventListener('pagehide', () => log.flush());
 const resets: ResetNotice[] = [];
 const errors: Array<{ code: string; message: string; at: number }> = [];
 

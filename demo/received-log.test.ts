@@ -15,7 +15,7 @@ describe('demo received log', () => {
     expect(first.load).toBe(1);
     first.add(entry('e1:1'));
     first.add(entry('e1:2'));
-    await Promise.resolve();
+    first.flush();
     const second = openReceivedLog(storage);
     expect(second.load).toBe(2);
     second.add(entry('e1:3'));

@@ -23,10 +23,13 @@ export interface ReceivedLog {
   /** This page load's number in the tab. */
   readonly load: number;
   add(entry: Omit<ReceivedEntry, 'load'>): ReceivedEntry;
+  /** Writes the history now (the page calls it on pagehide, so a reload keeps everything). */
+  flush(): void;
 }
 
 const ENTRIES_KEY = 'demo:received';
 const LOADS_KEY = 'demo:loads';
+const SAVE_EVERY_MS = 250;
 
 function isEntry(value: unknown): value is ReceivedEntry {
   if (typeof value !== 'object' || value === null) return false;
@@ -46,19 +49,20 @@ export function openReceivedLog(storage: Pick<Storage, 'getItem' | 'setItem'> | 
   } catch {
     // Storage unavailable: history lives for this page load only.
   }
-  let scheduled = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const flush = (): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    try {
+      storage?.setItem(ENTRIES_KEY, JSON.stringify(entries));
+    } catch {
+      // Quota: keep going in memory.
+    }
+  };
+  // The whole history is rewritten on each save: once per SAVE_EVERY_MS at most, not once per
+  // event (at 200 events/s that was quadratic and starved the browser). The page flushes on pagehide.
   const save = (): void => {
-    if (scheduled) return;
-    scheduled = true;
-    // Coalesce a burst into one write; also written on pagehide by the page.
-    queueMicrotask(() => {
-      scheduled = false;
-      try {
-        storage?.setItem(ENTRIES_KEY, JSON.stringify(entries));
-      } catch {
-        // Quota: keep going in memory.
-      }
-    });
+    if (timer === undefined) timer = setTimeout(flush, SAVE_EVERY_MS);
   };
   return {
     entries,
@@ -69,5 +73,6 @@ export function openReceivedLog(storage: Pick<Storage, 'getItem' | 'setItem'> | 
       save();
       return entry;
     },
+    flush,
   };
 }

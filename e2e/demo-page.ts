@@ -19,7 +19,7 @@ interface DemoWindow {
 
 export async function openDemo(
   context: BrowserContext,
-  server: ServerProcess,
+  server: Pick<ServerProcess, 'url'>,
   org: string,
   services = 'finance,orders,chat',
 ): Promise<Page> {

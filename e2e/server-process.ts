@@ -11,7 +11,8 @@ const ROOT = resolve(import.meta.dirname, '..');
 
 export interface Metrics {
   activeConnections: number;
-  connectionPoolStats: { totalSubscriptions: number };
+  connectionPoolStats: { totalSubscriptions: number; orgs?: Record<string, number> };
+  closeCodes?: Record<string, number>;
   longPoll: { requests: number; open: number };
   events: { published: number; delivered: number; replayed: number };
   [key: string]: unknown;
@@ -27,8 +28,14 @@ export interface ServerProcess {
   setStreamingV2(enabled: boolean): Promise<void>;
   /** SIGKILL (or the given signal) and wait for exit. */
   stop(signal?: NodeJS.Signals): Promise<void>;
-  /** Starts the same server again on the same port and data directory. */
-  restart(): Promise<void>;
+  /** Starts the stopped server again on the same port and data directory; resolves once it listens. */
+  start(): Promise<void>;
+  /** Stops (SIGTERM unless `signal` says otherwise) and starts again on the same port and data directory. */
+  restart(options?: { signal?: NodeJS.Signals }): Promise<void>;
+  /** A dev token (cached per org, scope and sub) for clients the test drives itself. */
+  token(org: string, scope: string, sub?: string): Promise<string>;
+  /** The server's stdout and stderr so far (for failure messages). */
+  output(): string;
 }
 
 export interface ServerProcessOptions {
@@ -36,11 +43,12 @@ export interface ServerProcessOptions {
   dataDir?: string;
 }
 
-function waitForUrl(child: ChildProcess): Promise<string> {
+function waitForUrl(child: ChildProcess, log: (chunk: string) => void): Promise<string> {
   return new Promise((resolveUrl, reject) => {
     let output = '';
     const timer = setTimeout(() => reject(new Error(`server did not start in 20 s:\n${output}`)), 20_000);
     const onData = (chunk: Buffer): void => {
+      log(chunk.toString());
       output += chunk.toString();
       const match = /http:\/\/127\.0\.0\.1:(\d+)/.exec(output);
       if (match) {
@@ -49,7 +57,10 @@ function waitForUrl(child: ChildProcess): Promise<string> {
       }
     };
     child.stdout?.on('data', onData);
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => {
+      log(chunk.toString());
+      output += chunk.toString();
+    });
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`server exited with ${code} before listening:\n${output}`));
@@ -63,6 +74,10 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
   let child: ChildProcess;
   let url = '';
   const tokens = new Map<string, string>();
+  let logTail = '';
+  const log = (chunk: string): void => {
+    logTail = (logTail + chunk).slice(-20_000);
+  };
 
   async function launch(): Promise<void> {
     child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'server/main.ts')], {
@@ -78,15 +93,15 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    url = await waitForUrl(child);
+    url = await waitForUrl(child, log);
     port = new URL(url).port;
   }
 
-  async function token(org: string, scope: string): Promise<string> {
-    const key = `${org}/${scope}`;
+  async function token(org: string, scope: string, sub?: string): Promise<string> {
+    const key = `${org}/${scope}/${sub ?? ''}`;
     const cached = tokens.get(key);
     if (cached) return cached;
-    const response = await fetch(`${url}/dev/token?org=${org}&scope=${scope}`);
+    const response = await fetch(`${url}/dev/token?org=${org}&scope=${scope}${sub ? `&sub=${encodeURIComponent(sub)}` : ''}`);
     if (!response.ok) throw new Error(`dev token: ${response.status}`);
     const body = (await response.json()) as { token: string };
     tokens.set(key, body.token);
@@ -129,9 +144,12 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
       if (!response.ok) throw new Error(`kill switch answered ${response.status}: ${await response.text()}`);
     },
     stop,
-    async restart() {
-      await stop('SIGTERM');
+    start: launch,
+    async restart({ signal = 'SIGTERM' } = {}) {
+      await stop(signal);
       await launch();
     },
+    token,
+    output: () => logTail,
   };
 }

@@ -23,10 +23,11 @@ import { pageLocalStorage, readStreamingFlag } from './flag.ts';
 import { createBrowserHub } from './hub-setup.ts';
 import { connectViaLeader } from './leader-election.ts';
 import { createLogger, type Logger } from './logger.ts';
-import { createPortPair, wrapMessagePort, type TabPort, type TabToHub } from './port-messages.ts';
+import { createPortPair, type TabPort, type TabToHub } from './port-messages.ts';
 import { createSessionCursors, pageSessionStorage } from './session-cursors.ts';
 import { createTabClient } from './tab-client.ts';
 import { holdTabLock } from './tab-lock.ts';
+import { connectToWorker } from './worker-port.ts';
 
 export interface RealtimeOptions {
   /** The server's base URL; default `location.origin`. */
@@ -160,10 +161,14 @@ export function createRealtime(options: RealtimeOptions): Realtime {
 
   function openPort(): TabPort {
     if (mode === 'shared-worker') {
-      // Literal form on purpose: Vite bundles the worker only when it sees exactly this.
-      const worker = new SharedWorker(new URL('./realtime-worker.ts', import.meta.url), { type: 'module', name: 'realtime-streaming' });
-      worker.addEventListener('error', () => logger.log('error', { worker: 'the SharedWorker failed to start' }, 'error'));
-      const port = wrapMessagePort<TabToHub>(worker.port);
+      const start = (): MessagePort => {
+        // Literal form on purpose: Vite bundles the worker only when it sees exactly this.
+        const worker = new SharedWorker(new URL('./realtime-worker.ts', import.meta.url), { type: 'module', name: 'realtime-streaming' });
+        worker.addEventListener('error', () => logger.log('error', { worker: 'the SharedWorker failed to start' }, 'error'));
+        return worker.port;
+      };
+      // Started now (the worker boots while the tab takes its lock); started again if it dies.
+      const port = connectToWorker({ build, logger, start });
       return deferredPort(holdTabLock(tabId).then(() => port));
     }
     if (mode === 'leader-tab') {

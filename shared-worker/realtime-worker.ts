@@ -14,6 +14,7 @@ import { openCursorStore } from './cursor-store.ts';
 import { createBrowserHub } from './hub-setup.ts';
 import { createLogger } from './logger.ts';
 import { wrapMessagePort, type HubToTab } from './port-messages.ts';
+import { holdWorkerLock } from './worker-port.ts';
 
 interface SharedWorkerScope {
   addEventListener(type: 'connect', listener: (event: MessageEvent<unknown>) => void): void;
@@ -21,7 +22,11 @@ interface SharedWorkerScope {
 
 const scope = globalThis as unknown as SharedWorkerScope;
 const logger = createLogger();
-const hubReady = openCursorStore({ logger }).then((store) => createBrowserHub({ mode: 'shared-worker', build: BUILD, store, logger }));
+// Tabs learn of this worker's death through its lifetime lock (worker-port.ts): hold it before
+// any tab is connected, so an attached tab never sees the lock free while the worker lives.
+const hubReady = Promise.all([openCursorStore({ logger }), holdWorkerLock(BUILD)]).then(([store]) =>
+  createBrowserHub({ mode: 'shared-worker', build: BUILD, store, logger }),
+);
 
 scope.addEventListener('connect', (event) => {
   const port = event.ports[0];
