@@ -3,7 +3,7 @@
  * connection status, a publish button, reset notices. Everything an e2e test needs is on
  * `data-testid` / `data-event-id` attributes and `window.__demo`.
  */
-import { createRealtime, type ClientStatus, type ResetNotice, type StreamEvent } from '../shared-worker/index.ts';
+import { createRealtime, firstAnswer, type ClientStatus, type ResetNotice, type StreamEvent } from '../shared-worker/index.ts';
 import { openReceivedLog, type ReceivedEntry } from './received-log.ts';
 
 const FEED_LIMIT = 200;
@@ -16,6 +16,22 @@ const services = (params.get('services') ?? 'finance,orders,chat')
   .split(',')
   .map((service) => service.trim())
   .filter(Boolean);
+// `?servers=http://127.0.0.1:4001,http://127.0.0.1:4002`: processes sharing one log (Redis) that
+// the stream fails over between; each must list this page's origin in ALLOWED_ORIGINS.
+const servers = parseServers(params.get('servers'));
+
+function parseServers(value: string | null): string[] {
+  const origins: string[] = [];
+  for (const item of (value ?? '').split(',')) {
+    if (item.trim() === '') continue;
+    try {
+      origins.push(new URL(item.trim()).origin);
+    } catch {
+      console.warn('[demo] ignoring a server that is not a URL:', item);
+    }
+  }
+  return origins.length > 0 ? [...new Set(origins)] : [location.origin];
+}
 
 const byTestId = <T extends HTMLElement>(id: string): T => {
   const element = document.querySelector<T>(`[data-testid="${id}"]`);
@@ -34,8 +50,29 @@ function storage(): Storage | null {
 /** A token request that hangs (a pooled keep-alive connection gone half-open) must not stall reconnects. */
 const TOKEN_TIMEOUT_MS = 3_000;
 
-async function fetchToken(scope: 'read' | 'publish'): Promise<string> {
-  const response = await fetch(`/dev/token?org=${encodeURIComponent(tokenOrgs)}&scope=${scope}`, {
+/** Asked first: the server that answered the last token request (then the others, in order). */
+let tokenServer = servers[0] ?? location.origin;
+
+/**
+ * A token from the first server that answers: the one that answered last time first, the next
+ * one too when it has not answered within a second (a dead process refuses at once, a hung one
+ * does not), the first answer wins. Every process signs with the same secret.
+ */
+function fetchToken(scope: 'read' | 'publish'): Promise<string> {
+  const order = [tokenServer, ...servers.filter((server) => server !== tokenServer)];
+  return firstAnswer(
+    order,
+    async (server) => {
+      const token = await fetchTokenFrom(server, scope);
+      tokenServer = server;
+      return token;
+    },
+    { hedgeMs: 1_000 },
+  );
+}
+
+async function fetchTokenFrom(server: string, scope: 'read' | 'publish'): Promise<string> {
+  const response = await fetch(`${server}/dev/token?org=${encodeURIComponent(tokenOrgs)}&scope=${scope}`, {
     cache: 'no-store',
     signal: AbortSignal.timeout(TOKEN_TIMEOUT_MS),
   });
@@ -101,13 +138,14 @@ function renderStatus(status: ClientStatus): void {
   byTestId('tabs').textContent = String(status.tabs);
   byTestId('storage').textContent = status.storage;
   byTestId('cursor').textContent = status.cursors[org] ?? '–';
+  byTestId('server').textContent = status.server ?? '–';
   document.documentElement.dataset.realtimeState = status.state;
   document.documentElement.dataset.realtimeTransport = status.transport;
 }
 
 // ─── the client ──────────────────────────────────────────────────────────────────────────────────
 
-const realtime = createRealtime({ orgs: [org], services, getToken: () => fetchToken('read') });
+const realtime = createRealtime({ urls: servers, orgs: [org], services, getToken: () => fetchToken('read') });
 
 for (const service of services) {
   realtime.subscribe(service, (event, { replayed }) => {
@@ -191,6 +229,7 @@ Object.assign(window, {
   __demo: {
     org,
     services,
+    servers,
     load: log.load,
     received: log.entries,
     resets,

@@ -13,7 +13,7 @@ import { isWebSocket, startTcpProxy } from './tcp-proxy.ts';
 
 const HEARTBEAT_MS = 1000;
 
-/** Time from the heartbeat timeout to the last failed getToken before the reconnect (0 if none failed). */
+/** Time from the heartbeat timeout to the last failed getToken before the reconnect (0 if none failed or none was asked). */
 function reconnectGap(logs: Array<{ at: number; text: string }>, detectedAt: number): number {
   const failures = logs.filter((line) => line.at >= detectedAt && line.text.includes('getToken'));
   return failures.length === 0 ? 0 : failures.at(-1)!.at - detectedAt;
@@ -73,8 +73,9 @@ test('2 · network cut: a half-open socket is found within the heartbeat bound, 
       resets: resetCount,
       extra: { detectionMs, tokenWaitMs: reconnectGap(logs, detectedAt), replayedAfterReconnect: replayed },
       notes:
-        'recovery: cut → first event over the new connection (old connections stay blackholed). Most of it is the app getToken() ' +
-        'fetch stuck on a pooled keep-alive connection the cut also blackholed, bounded by the demo token timeout (3 s) per tab asked',
+        'recovery: cut → first event over the new connection (old connections stay blackholed); mostly detection (2× heartbeat). ' +
+        'The reconnect reuses the last token (a JWT with > 60 s left), so it no longer waits on getToken(), whose fetch can hang on a ' +
+        'pooled keep-alive connection the cut also blackholed; tokenWaitMs: heartbeat timeout → last failed getToken (0: none was needed)',
     });
   } finally {
     await proxy.close();

@@ -34,6 +34,11 @@ export interface ClientStatus {
   tabs: number;
   /** The client build, carried in the worker handshake. */
   build: string;
+  /**
+   * The server base URL the stream uses now (or tries next): one of `createRealtime({ urls })`,
+   * which moves round-robin when a server fails. Absent before the connection starts.
+   */
+  server?: string;
 }
 
 /** The localStorage key of the rollback flag. */

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { ErrorCode, StreamError } from '../protocol/index.ts';
 import { ADMIN_STREAMING_PATH, handleAdminStreaming } from './admin-api.ts';
 import type { ServerContext } from './context.ts';
+import { answerPreflight, applyCors } from './cors.ts';
 import { DEV_TOKEN_PATH, handleDevToken } from './dev-token.ts';
 import { refuseUpgrade, requestUrl, sendError, sendJson } from './http-io.ts';
 import { POLL_PATH, type LongPoll } from './long-poll.ts';
@@ -37,6 +38,12 @@ export function createHttpServer({ ctx, stream, poll, metrics, prometheus }: Htt
     const path = url.pathname;
     const method = req.method ?? 'GET';
     const isRead = method === 'GET' || method === 'HEAD';
+    // Pages on another allowed origin poll, fetch dev tokens and read metrics here (failover
+    // across processes); /dev/token only exists outside production.
+    if (path === POLL_PATH || path === METRICS_PATH || (path === DEV_TOKEN_PATH && !ctx.options.production)) {
+      if (method === 'OPTIONS') return answerPreflight(req, res, ctx.options.allowedOrigins);
+      applyCors(req, res, ctx.options.allowedOrigins);
+    }
     switch (path) {
       case POLL_PATH:
         if (!isRead) return methodNotAllowed(res, path);

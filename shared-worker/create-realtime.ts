@@ -30,9 +30,21 @@ import { holdTabLock } from './tab-lock.ts';
 import { connectToWorker } from './worker-port.ts';
 
 export interface RealtimeOptions {
-  /** The server's base URL; default `location.origin`. */
+  /** The server's base URL; default `location.origin`. Same as `urls: [url]`. */
   url?: string;
-  /** Returns a fresh token; called before every connect, poll and renewal (tabs own tokens). */
+  /**
+   * Several servers sharing one event log (processes on one Redis), tried in this order: when the
+   * one in use fails, the stream moves to the next (round-robin, with backoff) and resumes from
+   * the same cursors. Takes precedence over `url`. Other origins must list this page's origin in
+   * their `ALLOWED_ORIGINS`.
+   */
+  urls?: string[];
+  /**
+   * Returns a token. Asked when the client has none it can reuse: a JWT is reused across
+   * reconnects while it has more than a minute left (read from its `exp`), any other token is
+   * asked for every connect and poll; always asked to renew, after a refused attempt and on 4002.
+   * Tabs own tokens: the SharedWorker asks a tab.
+   */
   getToken(): Promise<string>;
   /** Orgs this page follows. */
   orgs: string[];
@@ -81,6 +93,12 @@ function chooseMode(v2: boolean): ClientMode {
   return 'page';
 }
 
+/** `urls`, else `[url]`, else the page's origin; duplicates dropped, order kept. */
+function serverUrls(options: Pick<RealtimeOptions, 'url' | 'urls'>): string[] {
+  const given = options.urls && options.urls.length > 0 ? options.urls : [options.url ?? location.origin];
+  return [...new Set(given)];
+}
+
 function newTabId(): string {
   if (typeof crypto !== 'undefined' && typeof crypto.randomUUID === 'function') return crypto.randomUUID();
   return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
@@ -124,7 +142,7 @@ function deferredPort(ready: Promise<TabPort>): TabPort {
 export function createRealtime(options: RealtimeOptions): Realtime {
   const logger = options.logger ?? createLogger();
   const build = options.build ?? BUILD;
-  const url = options.url ?? location.origin;
+  const urls = serverUrls(options);
   const flag = readStreamingFlag(pageLocalStorage());
   if (flag.storageError) logger.log('flag', { v2: flag.v2, reason: flag.reason, storageError: flag.storageError }, 'warn');
   else logger.log('flag', { v2: flag.v2, reason: flag.reason });
@@ -193,7 +211,7 @@ export function createRealtime(options: RealtimeOptions): Realtime {
     port,
     tabId,
     build,
-    url,
+    urls,
     flagReason: flag.reason,
     orgs: options.orgs,
     session,

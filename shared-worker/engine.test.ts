@@ -1,10 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ErrorCode, type ClientMessage, type PollResponse, type StreamError, type StreamEvent } from '../protocol/index.ts';
+import { ErrorCode, StreamError, type ClientMessage, type PollResponse, type StreamEvent } from '../protocol/index.ts';
 import { createEngine, type EngineOptions, type EngineStatus, type ResetInfo } from './engine.ts';
-import type { PollRequest } from './poll.ts';
+import { PollError, type PollRequest } from './poll.ts';
 import type { Transport, TransportClose } from './transport.ts';
 
 const ORG = '456';
+const A = 'http://a.test';
+const B = 'http://b.test';
+const C = 'http://c.test';
 const ev = (seq: number, service = 'finance', epoch = 'e1'): StreamEvent => ({
   id: `${epoch}:${seq}`,
   org: ORG,
@@ -20,7 +23,10 @@ class FakeSocket {
   private messageHandler: (text: string) => void = () => {};
   private closeHandler: (info: TransportClose) => void = () => {};
   readonly transport: Transport;
-  constructor(readonly token: string) {
+  constructor(
+    readonly token: string,
+    readonly server: string,
+  ) {
     this.transport = {
       send: (message) => this.sent.push(message),
       close: (code = 1000) => {
@@ -45,7 +51,14 @@ class FakeSocket {
   }
 }
 
-function setup(overrides: Partial<EngineOptions> = {}) {
+/** A JWT-shaped token (unsigned: the engine never verifies) expiring `inSeconds` from now. */
+function jwt(inSeconds: number, n: number): string {
+  const part = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url');
+  return `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ sub: 'u', n, exp: Math.floor(Date.now() / 1000) + inSeconds })}.c2ln`;
+}
+
+/** `makeToken(n)` shapes the n-th token getToken returns (default: opaque `tok-n`, never reused). */
+function setup(overrides: Partial<EngineOptions> = {}, makeToken: (n: number) => string = (n) => `tok-${n}`) {
   const sockets: FakeSocket[] = [];
   const delivered: Array<{ org: string; ids: string[]; replayed: boolean }> = [];
   const resets: ResetInfo[] = [];
@@ -55,11 +68,17 @@ function setup(overrides: Partial<EngineOptions> = {}) {
   const pollAnswers: Array<PollResponse | Error> = [];
   let pending: Array<(value: PollResponse) => void> = [];
   let tokens = 0;
+  const issued: string[] = [];
   const engine = createEngine({
     flagReason: 'default',
-    getToken: async () => `tok-${++tokens}`,
-    connectV2: (token) => {
-      const socket = new FakeSocket(token);
+    servers: [A],
+    getToken: async () => {
+      const token = makeToken(++tokens);
+      issued.push(token);
+      return token;
+    },
+    connectV2: (token, server) => {
+      const socket = new FakeSocket(token, server);
       sockets.push(socket);
       return socket.transport;
     },
@@ -99,6 +118,7 @@ function setup(overrides: Partial<EngineOptions> = {}) {
     statuses,
     polls,
     pollAnswers,
+    issued,
     releasePolls: () => {
       const waiting = pending;
       pending = [];
@@ -130,7 +150,7 @@ describe('engine on v2', () => {
     expect(t.last().token).toBe('tok-1');
     t.last().welcome();
     expect(t.last().sent).toEqual([{ type: 'subscribe', org: ORG, services: ['finance', 'chat'], cursor: 'e1:3' }]);
-    expect(t.engine.status()).toEqual({ transport: 'v2', state: 'connected', reason: 'default' });
+    expect(t.engine.status()).toEqual({ transport: 'v2', state: 'connected', reason: 'default', server: A });
 
     t.last().receive({ type: 'subscribed', org: ORG, services: ['finance', 'chat'] });
     t.last().receive({ type: 'events', org: ORG, replayed: true, events: [ev(2), ev(3), ev(4), ev(5)] });
@@ -213,6 +233,7 @@ describe('engine on v2', () => {
     await vi.advanceTimersByTimeAsync(10_000);
     t.last().serverClose(1001);
     expect(await nextTimerDelay()).toBe(500);
+    // Opaque tokens (not JWTs) have no readable lifetime: one is asked for every connect.
     expect(t.sockets.map((socket) => socket.token)).toEqual(t.sockets.map((_, index) => `tok-${index + 1}`));
   });
 
@@ -245,15 +266,17 @@ describe('engine on v2', () => {
     expect(t.errors.map((error) => [error.code, error.closeCode])).toEqual([[ErrorCode.TOKEN_INVALID, 4001]]);
   });
 
-  it('on 4002 reconnects at once with a fresh token', async () => {
-    const t = setup();
+  it('on 4002 reconnects at once, to the same server, with a fresh token even if the old one looks valid', async () => {
+    const t = setup({ servers: [A, B] }, (n) => jwt(3600, n));
     t.engine.setInterest(ORG, ['finance'], 'e1:1');
     t.engine.start();
     await vi.advanceTimersByTimeAsync(0);
     t.last().welcome();
     t.last().serverClose(4002);
     await vi.advanceTimersByTimeAsync(0);
-    expect(t.sockets.map((socket) => socket.token)).toEqual(['tok-1', 'tok-2']);
+    expect(t.issued).toHaveLength(2);
+    expect(t.sockets.map((socket) => socket.token)).toEqual(t.issued);
+    expect(t.sockets.map((socket) => socket.server)).toEqual([A, A]);
   });
 
   it('renews the token at ~80% of its life with an auth message on the same socket', async () => {
@@ -356,5 +379,145 @@ describe('engine fallback to v1', () => {
     await vi.advanceTimersByTimeAsync(1);
     expect(t.polls).toHaveLength(3);
     expect(t.polls[2]).toMatchObject({ cursor: 'e1:50' });
+  });
+});
+
+describe('engine on several servers', () => {
+  it('moves round-robin to the next server on each failure, the backoff still growing across the ring', async () => {
+    const t = setup({ servers: [A, B, C], maxFailedConnects: 100 });
+    t.engine.setInterest(ORG, ['finance']);
+    t.engine.start();
+    await vi.advanceTimersByTimeAsync(0);
+    const delays: number[] = [];
+    const shown: string[] = [t.engine.status().server];
+    for (let i = 0; i < 4; i++) {
+      t.last().serverClose(1006, false);
+      shown.push(t.engine.status().server);
+      delays.push(await nextTimerDelay());
+    }
+    expect(t.sockets.map((socket) => socket.server)).toEqual([A, B, C, A, B]);
+    expect(shown).toEqual([A, B, C, A, B]);
+    // random 0.5 × min(8000, 1000·2^n): moving to another server is not a reason to skip the wait.
+    expect(delays).toEqual([500, 1_000, 2_000, 4_000]);
+    expect(t.statuses.at(-1)).toMatchObject({ server: B });
+  });
+
+  it('resumes on the next server from the same cursor: nothing lost, nothing twice', async () => {
+    const t = setup({ servers: [A, B] });
+    t.engine.setInterest(ORG, ['finance'], 'e1:3');
+    t.engine.start();
+    await vi.advanceTimersByTimeAsync(0);
+    t.last().welcome();
+    t.last().receive({ type: 'events', org: ORG, replayed: false, events: [ev(4), ev(5)] });
+    t.last().serverClose(1006); // process A died mid-stream
+    await vi.advanceTimersToNextTimerAsync();
+    expect(t.last().server).toBe(B);
+    t.last().welcome();
+    expect(t.last().sent[0]).toEqual({ type: 'subscribe', org: ORG, services: ['finance'], cursor: 'e1:5' });
+    // At-least-once on the wire: B replays from the cursor, with an overlap for good measure.
+    t.last().receive({ type: 'events', org: ORG, replayed: true, events: [ev(5), ev(6)] });
+    t.last().receive({ type: 'live', org: ORG, cursor: 'e1:6', replayed: 1 });
+    t.last().receive({ type: 'events', org: ORG, replayed: false, events: [ev(7)] });
+    expect(t.delivered.flatMap((batch) => batch.ids)).toEqual(['e1:4', 'e1:5', 'e1:6', 'e1:7']);
+    expect(t.engine.status()).toMatchObject({ state: 'connected', server: B });
+  });
+
+  it('stops on a terminal close code wherever it is in the ring, and stays there', async () => {
+    const t = setup({ servers: [A, B, C] });
+    t.engine.setInterest(ORG, ['finance']);
+    t.engine.start();
+    await vi.advanceTimersByTimeAsync(0);
+    t.last().serverClose(1006, false);
+    await vi.advanceTimersToNextTimerAsync();
+    expect(t.last().server).toBe(B);
+    t.last().welcome();
+    t.last().serverClose(4000);
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(t.sockets.map((socket) => socket.server)).toEqual([A, B]);
+    expect(t.engine.status()).toMatchObject({ state: 'failed', server: B });
+    expect(t.errors.map((error) => error.code)).toEqual([ErrorCode.BAD_MESSAGE]);
+  });
+
+  it('sends v1 polls to the next server after a network failure; two orgs failing together move it one step', async () => {
+    const t = setup({ servers: [A, B, C], flagReason: 'forced-off' });
+    t.pollAnswers.push(new Error('network down'), new Error('network down'));
+    t.engine.setInterest(ORG, ['finance'], 'e1:1');
+    t.engine.setInterest('789', ['finance'], 'e1:1');
+    t.engine.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.polls.map((poll) => poll.server)).toEqual([A, A]);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(t.polls.map((poll) => [poll.org, poll.server, poll.cursor])).toEqual([
+      [ORG, A, 'e1:1'],
+      ['789', A, 'e1:1'],
+      [ORG, B, 'e1:1'],
+      ['789', B, 'e1:1'],
+    ]);
+    expect(t.engine.status().server).toBe(B);
+  });
+});
+
+describe('engine token reuse', () => {
+  it('reconnects with the last JWT while it has more than a minute left, without asking the app', async () => {
+    const t = setup({ servers: [A, B] }, (n) => jwt(3600, n));
+    t.engine.setInterest(ORG, ['finance']);
+    t.engine.start();
+    await vi.advanceTimersByTimeAsync(0);
+    t.last().welcome();
+    t.last().serverClose(4011); // half-open socket found by heartbeats
+    await vi.advanceTimersToNextTimerAsync();
+    t.last().welcome();
+    t.last().serverClose(1001);
+    await vi.advanceTimersToNextTimerAsync();
+    expect(t.issued).toHaveLength(1);
+    expect(t.sockets.map((socket) => socket.token)).toEqual([t.issued[0], t.issued[0], t.issued[0]]);
+    expect(t.sockets.map((socket) => socket.server)).toEqual([A, B, A]);
+  });
+
+  it('never reuses a token that is about to expire or whose connect failed before welcome', async () => {
+    const t = setup({ maxFailedConnects: 100 }, (n) => jwt(n === 1 ? 30 : 3600, n));
+    t.engine.setInterest(ORG, ['finance']);
+    t.engine.start();
+    await vi.advanceTimersByTimeAsync(0);
+    t.last().welcome();
+    t.last().serverClose(1006); // token 1 has 30 s left: not reused
+    await vi.advanceTimersToNextTimerAsync();
+    expect(t.last().token).toBe(t.issued[1]);
+    t.last().serverClose(1006, false); // refused before open (maybe for its token): not reused
+    await vi.advanceTimersToNextTimerAsync();
+    expect(t.last().token).toBe(t.issued[2]);
+    t.last().closedWith = null;
+    await vi.advanceTimersByTimeAsync(10_000); // connect timeout, no welcome: not reused either
+    await vi.advanceTimersToNextTimerAsync();
+    expect(t.issued).toHaveLength(4);
+    expect(t.sockets.map((socket) => socket.token)).toEqual(t.issued);
+  });
+
+  it('renews with a fresh token even while the current one is reusable', async () => {
+    const t = setup({}, (n) => jwt(3600, n));
+    t.engine.setInterest(ORG, ['finance']);
+    t.engine.start();
+    await vi.advanceTimersByTimeAsync(0);
+    t.last().welcome({ tokenExpiresAt: Date.now() + 10_000 });
+    await vi.advanceTimersByTimeAsync(8_100);
+    expect(t.last().sent.filter((message) => message.type === 'auth')).toEqual([{ type: 'auth', token: t.issued[1] }]);
+    // The renewed token is the one a reconnect reuses.
+    t.last().serverClose(1001);
+    await vi.advanceTimersToNextTimerAsync();
+    expect(t.last().token).toBe(t.issued[1]);
+    expect(t.issued).toHaveLength(2);
+  });
+
+  it('reuses the token across v1 polls, and asks for a fresh one when a poll says it expired', async () => {
+    const t = setup({ flagReason: 'forced-off' }, (n) => jwt(3600, n));
+    t.pollAnswers.push(
+      { events: [ev(2)], cursor: 'e1:2', v2: true },
+      new PollError(new StreamError(ErrorCode.TOKEN_EXPIRED, 'expired'), 401),
+    );
+    t.engine.setInterest(ORG, ['finance'], 'e1:1');
+    t.engine.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(t.polls.map((poll) => poll.token)).toEqual([t.issued[0], t.issued[0], t.issued[1]]);
+    expect(t.issued).toHaveLength(2);
   });
 });

@@ -14,7 +14,20 @@
  *      └──── poll says v2:true (server-off only) ───┘
  *
  * One state machine (`setState`) for the connection; transport + reason beside it, changed only
- * by `setTransport`.
+ * by `setTransport`, and the server beside them, changed only by `failover`.
+ *
+ * Several servers (`servers`, e.g. processes sharing one Redis log): the engine uses one at a
+ * time. When it fails (a socket closes with a retryable code, a connect fails, a poll fails), the
+ * next attempt goes to the next one, round-robin, with the same backoff and the same cursors:
+ * every server reads the same log, so resuming there loses and repeats nothing.
+ *
+ *   A ──fails──▶ B ──fails──▶ C ──fails──▶ A …   (backoff(attempt) before each, attempt keeps
+ *                                                  growing across the ring until a stable connection)
+ *
+ * Tokens: a reconnect reuses the last connection's token while it has more than a minute left
+ * (token-reuse.ts), so recovery does not wait on the app's getToken(). It asks for a fresh one
+ * after an attempt that failed before `welcome` (the server may have refused that token), on 4002,
+ * and for every renewal.
  */
 import {
   CloseCode,
@@ -35,12 +48,15 @@ import {
 import { backoff, DEFAULT_BACKOFF, type BackoffRange } from './backoff.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { PollError, type Poll } from './poll.ts';
+import { isReusable, TOKEN_REUSE_MARGIN_MS } from './token-reuse.ts';
 import type { ConnectV2, Transport, TransportClose } from './transport.ts';
 
 export interface EngineStatus {
   transport: TransportKind;
   state: ConnectionState;
   reason: TransportReason;
+  /** The server base URL in use (or tried next). */
+  server: string;
 }
 
 export interface ResetInfo {
@@ -75,10 +91,16 @@ export interface EngineListener {
 }
 
 export interface EngineOptions extends EngineListener {
-  /** A fresh token; asked before every connect attempt, every poll and every renewal. */
+  /**
+   * A fresh token. Asked for every renewal, and before a connect or poll unless the last token
+   * is a JWT with more than `tokenReuseMarginMs` left and nothing suggests it was refused.
+   */
   getToken(): Promise<string>;
-  /** Opens a v2 transport (absent: this engine only long-polls). */
+  /** Server base URLs (at least one), in the order they are tried; a failure moves to the next. */
+  servers: readonly string[];
+  /** Opens a v2 transport to one of `servers` (absent: this engine only long-polls). */
   connectV2?: ConnectV2;
+  /** Long-polls; each request names the server it goes to. */
   poll: Poll;
   /** Why v2 is on or off from the page's point of view: `forced-off` means v1 only. */
   flagReason: 'default' | 'forced-on' | 'forced-off';
@@ -92,6 +114,8 @@ export interface EngineOptions extends EngineListener {
   v2ProbeMs?: number;
   /** A connect attempt without `welcome` after this long counts as failed (ms). */
   connectTimeoutMs?: number;
+  /** Reuse the last token while it has more than this left (ms). */
+  tokenReuseMarginMs?: number;
   logger?: Logger;
 }
 
@@ -147,6 +171,9 @@ export function createEngine(options: EngineOptions): Engine {
   const stableAfterMs = options.stableAfterMs ?? 10_000;
   const v2ProbeMs = options.v2ProbeMs ?? 60_000;
   const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
+  const tokenReuseMarginMs = options.tokenReuseMarginMs ?? TOKEN_REUSE_MARGIN_MS;
+  if (options.servers.length === 0) throw new StreamError(ErrorCode.BAD_MESSAGE, 'createEngine needs at least one server URL');
+  const servers = [...options.servers];
   const v2Reason: TransportReason = options.flagReason === 'forced-off' ? 'default' : options.flagReason;
 
   const interest = new Map<string, Set<string>>();
@@ -157,9 +184,15 @@ export function createEngine(options: EngineOptions): Engine {
   let reason: TransportReason = options.flagReason === 'forced-off' ? 'forced-off' : v2Reason;
   /** Bumped by stop/transport switches: async continuations of an older generation give up. */
   let generation = 0;
+  /** Index into `servers` of the one in use. */
+  let serverIndex = 0;
+  /** The token of the last connect or poll, reused while it has life left; null: ask for a fresh one. */
+  let lastToken: string | null = null;
 
   // v2 connection
   let socket: Transport | null = null;
+  /** The server of the latest connect attempt (the one to move away from when it fails). */
+  let socketServer = 0;
   let welcomed = false;
   let subscribed = new Map<string, Set<string>>();
   let attempt = 0;
@@ -181,7 +214,7 @@ export function createEngine(options: EngineOptions): Engine {
   const polls = new Map<string, PollLoop>();
   const liveOrgs = new Set<string>();
 
-  const status = (): EngineStatus => ({ transport, state, reason });
+  const status = (): EngineStatus => ({ transport, state, reason, server: servers[serverIndex] ?? '' });
 
   function setState(next: ConnectionState, why: string): void {
     if (next === state) return;
@@ -195,6 +228,26 @@ export function createEngine(options: EngineOptions): Engine {
     transport = next;
     reason = nextReason;
     options.onStatus(status(), { from: state, to: state, reason: `transport ${next} (${nextReason})` });
+  }
+
+  /**
+   * `from` (an index into `servers`) failed: the next attempt goes to the one after it. A no-op
+   * when another failure already moved on (several poll loops fail together when a server dies).
+   */
+  function failover(from: number, why: string): void {
+    if (servers.length < 2 || from !== serverIndex) return;
+    serverIndex = (serverIndex + 1) % servers.length;
+    const next = servers[serverIndex] ?? '';
+    connection('reconnecting', { transport, failover: true, from: servers[from], to: next, why });
+    options.onStatus(status(), { from: state, to: state, reason: `server ${next} (${why})` });
+  }
+
+  /** The last token while it has life left, else a fresh one from the app (kept for next time). */
+  async function token(): Promise<string> {
+    if (lastToken !== null && isReusable(lastToken, Date.now(), tokenReuseMarginMs)) return lastToken;
+    const fresh = await options.getToken();
+    lastToken = fresh;
+    return fresh;
   }
 
   function connection(what: ConnectionEventKind, detail: Record<string, unknown>): void {
@@ -236,9 +289,9 @@ export function createEngine(options: EngineOptions): Engine {
     const gen = ++generation;
     clearTimers();
     setState(state === 'idle' || state === 'closed' || state === 'connecting' ? 'connecting' : 'reconnecting', 'connecting v2');
-    let token: string;
+    let granted: string;
     try {
-      token = await options.getToken();
+      granted = await token();
     } catch (error) {
       if (gen !== generation) return;
       connection('error', { transport: 'v2', getToken: error instanceof Error ? error.message : String(error) });
@@ -246,7 +299,8 @@ export function createEngine(options: EngineOptions): Engine {
       return;
     }
     if (gen !== generation || !options.connectV2) return;
-    const current = options.connectV2(token);
+    socketServer = serverIndex;
+    const current = options.connectV2(granted, servers[socketServer] ?? '');
     socket = current;
     welcomed = false;
     subscribed = new Map();
@@ -273,7 +327,7 @@ export function createEngine(options: EngineOptions): Engine {
     const delay = backoff(attempt, range, random);
     attempt += 1;
     setState('reconnecting', why);
-    connection('reconnecting', { transport: 'v2', inMs: delay, attempt, why });
+    connection('reconnecting', { transport: 'v2', inMs: delay, attempt, why, server: servers[serverIndex] });
     retryTimer = setTimeout(() => {
       retryTimer = undefined;
       void connect();
@@ -299,12 +353,17 @@ export function createEngine(options: EngineOptions): Engine {
       return;
     }
     if (info.code === CloseCode.TOKEN_EXPIRED) {
+      // Not the server's fault: same server, fresh token, at once.
+      lastToken = null;
       connection('reconnecting', { transport: 'v2', code: info.code, why: 'token expired: fresh token, reconnecting now' });
       setState('reconnecting', 'token expired');
       void connect();
       return;
     }
+    failover(socketServer, `closed ${info.code}`);
     if (!hadWelcome) {
+      // Refused before welcome: maybe for its token (a refused upgrade is just 1006 to a browser).
+      lastToken = null;
       failedConnects += 1;
       if (failedConnects >= maxFailedConnects) {
         switchToV1('websocket-unavailable');
@@ -350,7 +409,7 @@ export function createEngine(options: EngineOptions): Engine {
         const mine = known ? parseCursor(known) : null;
         if (!mine || (live && mine.epoch !== live.epoch)) cursors.set(message.org, message.cursor);
         liveOrgs.add(message.org);
-        connection('connected', { org: message.org, transport: 'v2', replayed: message.replayed });
+        connection('connected', { org: message.org, transport: 'v2', replayed: message.replayed, server: servers[socketServer] });
         options.onLive(message.org, cursors.get(message.org) ?? message.cursor);
         return;
       }
@@ -405,8 +464,10 @@ export function createEngine(options: EngineOptions): Engine {
   async function renew(current: Transport): Promise<void> {
     renewTimer = undefined;
     try {
-      const token = await options.getToken();
-      if (socket === current) current.send({ type: 'auth', token });
+      // Always fresh: renewing with the token that is running out would renew nothing.
+      const fresh = await options.getToken();
+      lastToken = fresh;
+      if (socket === current) current.send({ type: 'auth', token: fresh });
     } catch (error) {
       logger.log('error', { transport: 'v2', renewal: error instanceof Error ? error.message : String(error) }, 'warn');
       // Try again shortly; if the token runs out first, the server closes with 4002 and we reconnect.
@@ -496,11 +557,14 @@ export function createEngine(options: EngineOptions): Engine {
     while (!stale()) {
       const controller = new AbortController();
       loop.controller = controller;
+      let pollServer = serverIndex;
       try {
-        const token = await options.getToken();
+        const granted = await token();
         if (stale()) break;
         if (state !== 'failed') setState('connected', 'polling');
-        const response = await options.poll({ org, cursor: cursors.get(org) ?? null, token, signal: controller.signal });
+        pollServer = serverIndex;
+        const server = servers[pollServer] ?? '';
+        const response = await options.poll({ org, cursor: cursors.get(org) ?? null, token: granted, server, signal: controller.signal });
         if (stale()) break;
         failures = 0;
         tokenRetried = false;
@@ -529,6 +593,7 @@ export function createEngine(options: EngineOptions): Engine {
         if (stale() || controller.signal.aborted) break;
         if (error instanceof PollError && error.code === ErrorCode.TOKEN_EXPIRED && !tokenRetried) {
           tokenRetried = true;
+          lastToken = null;
           continue;
         }
         if (error instanceof PollError && TERMINAL_HTTP_CODES.has(error.code)) {
@@ -537,10 +602,18 @@ export function createEngine(options: EngineOptions): Engine {
           options.onError(new StreamError(error.code, error.message));
           break;
         }
+        if (error instanceof PollError && error.code === ErrorCode.TOKEN_EXPIRED) lastToken = null;
+        failover(pollServer, 'poll failed');
         const delay = backoff(failures, range, random);
         failures += 1;
         setState('reconnecting', 'poll failed');
-        connection('reconnecting', { org, transport: 'v1', inMs: delay, error: error instanceof StreamError ? error.code : String(error) });
+        connection('reconnecting', {
+          org,
+          transport: 'v1',
+          inMs: delay,
+          error: error instanceof StreamError ? error.code : String(error),
+          server: servers[serverIndex],
+        });
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, delay);
           loop.wake = () => {

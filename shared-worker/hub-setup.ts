@@ -32,10 +32,11 @@ export function createBrowserHub({ mode, build, store, logger }: HubSetup): Work
       createEngine({
         ...context,
         logger,
-        poll: createPoll(context.url),
+        servers: context.urls,
+        poll: createPoll(context.urls[0] ?? ''),
         ...(context.flagReason === 'forced-off' || typeof WebSocket === 'undefined'
           ? {}
-          : { connectV2: (token: string) => createWebSocketTransport(context.url, token) }),
+          : { connectV2: (token: string, server: string) => createWebSocketTransport(server, token) }),
       }),
   });
 }

@@ -3,6 +3,7 @@
  * machinery behind it (SharedWorker hub, engine, transports, cursor store).
  */
 export { createRealtime } from './create-realtime.ts';
+export { firstAnswer, type FirstAnswerOptions } from './first-answer.ts';
 export type { EventHandler, EventMeta, Realtime, RealtimeOptions, ResetNotice } from './create-realtime.ts';
 export { readStreamingFlag, type StreamingFlag } from './flag.ts';
 export { createLogger, silentLogger, type Logger } from './logger.ts';

@@ -60,7 +60,7 @@ describe('leader election (no SharedWorker)', () => {
         stop() {},
         setInterest: (org, services) => void (services.length ? interest.set(org, services) : interest.delete(org)),
         cursor: () => null,
-        status: () => ({ transport: 'v2', state: 'connected', reason: 'default' }),
+        status: () => ({ transport: 'v2', state: 'connected', reason: 'default', server: 'http://127.0.0.1:1' }),
         online() {},
       };
       const hub = createWorkerHub({
@@ -91,7 +91,7 @@ describe('leader election (no SharedWorker)', () => {
         port,
         tabId,
         build: 'b1',
-        url: 'http://127.0.0.1:1',
+        urls: ['http://127.0.0.1:1'],
         flagReason: 'default',
         orgs: [ORG],
         session: createSessionCursors(null),

@@ -20,8 +20,8 @@ export interface AttachMessage {
   type: 'attach';
   tabId: string;
   build: string;
-  /** Server base URL (http/https). */
-  url: string;
+  /** Server base URLs (http/https), tried in this order; the first tab's list is the hub's. */
+  urls: string[];
   /** The page's flag reading (the worker only runs for v2: `default` or `forced-on`). */
   flagReason: 'default' | 'forced-on' | 'forced-off';
   orgs: string[];
@@ -80,7 +80,8 @@ export function parseTabMessage(raw: unknown): TabToHub | null {
       if (
         typeof raw.tabId !== 'string' ||
         typeof raw.build !== 'string' ||
-        typeof raw.url !== 'string' ||
+        !isStrings(raw.urls) ||
+        raw.urls.length === 0 ||
         (raw.flagReason !== 'default' && raw.flagReason !== 'forced-on' && raw.flagReason !== 'forced-off') ||
         !isStrings(raw.orgs) ||
         !isStrings(raw.services) ||
@@ -92,7 +93,7 @@ export function parseTabMessage(raw: unknown): TabToHub | null {
         type: 'attach',
         tabId: raw.tabId,
         build: raw.build,
-        url: raw.url,
+        urls: raw.urls,
         flagReason: raw.flagReason,
         orgs: raw.orgs,
         services: raw.services,

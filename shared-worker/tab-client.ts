@@ -28,7 +28,8 @@ export interface TabClientOptions extends TabListener {
   port: TabPort;
   tabId: string;
   build: string;
-  url: string;
+  /** Server base URLs, in order (see `createRealtime({ urls })`). */
+  urls: string[];
   flagReason: AttachMessage['flagReason'];
   orgs: string[];
   session: SessionCursors;
@@ -77,7 +78,7 @@ export function createTabClient(options: TabClientOptions): TabClient {
       type: 'attach',
       tabId: options.tabId,
       build: options.build,
-      url: options.url,
+      urls: options.urls,
       flagReason: options.flagReason,
       orgs: options.orgs,
       services,

@@ -18,8 +18,8 @@ export interface Transport {
   onClose(handler: (info: TransportClose) => void): void;
 }
 
-/** Opens a v2 stream with `token`; the engine gets a fresh token before every attempt. */
-export type ConnectV2 = (token: string) => Transport;
+/** Opens a v2 stream to `server` (a base URL, e.g. `https://eu1.example.com`) with `token`. */
+export type ConnectV2 = (token: string, server: string) => Transport;
 
 /** `http(s)://host` → `ws(s)://host/v2/realtime/stream`. */
 export function streamUrl(base: string): string {

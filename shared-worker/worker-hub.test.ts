@@ -13,6 +13,14 @@ const ev = (seq: number, service = 'finance'): StreamEvent => ({ id: `e1:${seq}`
 const range = (from: number, to: number, service = 'finance'): StreamEvent[] =>
   Array.from({ length: to - from + 1 }, (_, index) => ev(from + index, service));
 const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0));
+/** Resolves once `check()` holds (polled every 5 ms), or rejects after 2 s. */
+async function eventually(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 2_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('condition not met in 2 s');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
 
 function fakeEngine() {
   const fake = {
@@ -60,7 +68,7 @@ interface Setup {
   answerPoll(response: PollResponse): void;
 }
 
-async function setup(options: { ringCapacity?: number; store?: CursorStore } = {}): Promise<Setup> {
+async function setup(options: { ringCapacity?: number; store?: CursorStore; tokenHedgeMs?: number; tokenTimeoutMs?: number } = {}): Promise<Setup> {
   const engine = fakeEngine();
   const store = options.store ?? (await openCursorStore({ name: `hub-${Math.random()}` }));
   const watchers = new Map<string, () => void>();
@@ -71,6 +79,8 @@ async function setup(options: { ringCapacity?: number; store?: CursorStore } = {
     mode: 'shared-worker',
     store,
     ringCapacity: options.ringCapacity ?? 1000,
+    ...(options.tokenHedgeMs === undefined ? {} : { tokenHedgeMs: options.tokenHedgeMs }),
+    ...(options.tokenTimeoutMs === undefined ? {} : { tokenTimeoutMs: options.tokenTimeoutMs }),
     createEngine: (context) => engine.create(context),
     createPoll: () => (request) => {
       polls.push(request);
@@ -91,23 +101,36 @@ async function setup(options: { ringCapacity?: number; store?: CursorStore } = {
   };
 }
 
-/** A raw tab: attaches, records what it gets, answers token requests. */
-function rawTab(hub: WorkerHub, tabId: string, services: string[], cursors: Record<string, string> = {}) {
+/** A raw tab: attaches, records what it gets, answers token requests (unless `answerTokens` is false: they are kept). */
+function rawTab(hub: WorkerHub, tabId: string, services: string[], cursors: Record<string, string> = {}, answerTokens = true) {
   const pair = createPortPair();
   hub.connect(pair.hub);
   const received: Array<{ id: string; replayed: boolean }> = [];
   const messages: HubToTab[] = [];
+  const tokenRequests: number[] = [];
+  const answerToken = (id: number): void => pair.tab.post({ type: 'token', id, token: `token-of-${tabId}` });
   pair.tab.onMessage((raw) => {
     const message = raw as HubToTab;
     messages.push(message);
     if (message.type === 'events') for (const event of message.events) received.push({ id: event.id, replayed: message.replayed });
-    if (message.type === 'token-request') pair.tab.post({ type: 'token', id: message.id, token: `token-of-${tabId}` });
+    if (message.type !== 'token-request') return;
+    if (answerTokens) answerToken(message.id);
+    else tokenRequests.push(message.id);
   });
-  pair.tab.post({ type: 'attach', tabId, build: 'b1', url: 'http://127.0.0.1:1', flagReason: 'default', orgs: [ORG], services, cursors });
+  pair.tab.post({ type: 'attach', tabId, build: 'b1', urls: ['http://127.0.0.1:1'], flagReason: 'default', orgs: [ORG], services, cursors });
   const ids = (): string[] => received.map((entry) => entry.id);
   const lastStatus = (): ClientStatus | undefined =>
     messages.filter((message): message is Extract<HubToTab, { type: 'status' }> => message.type === 'status').at(-1)?.status;
-  return { pair, received, messages, ids, lastStatus, detach: () => pair.tab.post({ type: 'detach' }) };
+  return {
+    pair,
+    received,
+    messages,
+    ids,
+    lastStatus,
+    tokenRequests,
+    answerToken,
+    detach: () => pair.tab.post({ type: 'detach' }),
+  };
 }
 
 describe('worker hub routing', () => {
@@ -149,6 +172,61 @@ describe('worker hub routing', () => {
     rawTab(t.hub, 'A', ['finance']);
     await settle();
     await expect(t.engine.ctx.getToken()).resolves.toBe('token-of-A');
+  });
+
+  it('asks the next tab when the newest has not answered within the hedge delay, without cancelling it; first answer wins', async () => {
+    const t = await setup({ tokenHedgeMs: 40, tokenTimeoutMs: 5_000 });
+    const older = rawTab(t.hub, 'A', ['finance'], {}, false);
+    const newest = rawTab(t.hub, 'B', ['finance'], {}, false);
+    await settle();
+    const started = Date.now();
+    const token = t.engine.ctx.getToken();
+    await settle();
+    expect([newest.tokenRequests.length, older.tokenRequests.length]).toEqual([1, 0]);
+    await eventually(() => older.tokenRequests.length === 1);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(35);
+    expect(newest.tokenRequests).toHaveLength(1); // still waiting, not cancelled
+    newest.answerToken(newest.tokenRequests[0]!); // the slow one answers first after all
+    await expect(token).resolves.toBe('token-of-B');
+    older.answerToken(older.tokenRequests[0]!);
+    await settle();
+    // A second request starts from the newest tab again.
+    const again = t.engine.ctx.getToken();
+    await settle();
+    expect(newest.tokenRequests).toHaveLength(2);
+    older.answerToken(-1); // an answer to no request is ignored
+    newest.answerToken(newest.tokenRequests[1]!);
+    await expect(again).resolves.toBe('token-of-B');
+  });
+
+  it('takes the token from whichever tab answers first when the newest is stuck', async () => {
+    const t = await setup({ tokenHedgeMs: 20, tokenTimeoutMs: 5_000 });
+    const alive = rawTab(t.hub, 'A', ['finance'], {}, false);
+    rawTab(t.hub, 'B', ['finance'], {}, false); // stuck: never answers
+    await settle();
+    const started = Date.now();
+    const token = t.engine.ctx.getToken();
+    await eventually(() => alive.tokenRequests.length === 1);
+    alive.answerToken(alive.tokenRequests[0]!);
+    await expect(token).resolves.toBe('token-of-A');
+    // Far sooner than the stuck tab's timeout (the old rule waited it out before asking the next).
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it('gives the engine every server of the first tab, shows the one in use, and fetches catch-up from it', async () => {
+    const t = await setup({ ringCapacity: 2 });
+    const pair = createPortPair();
+    t.hub.connect(pair.hub);
+    pair.tab.post({ type: 'attach', tabId: 'A', build: 'b1', urls: ['http://a.test', 'http://b.test'], flagReason: 'default', orgs: [ORG], services: ['finance'], cursors: {} });
+    await settle();
+    expect(t.engine.ctx.urls).toEqual(['http://a.test', 'http://b.test']);
+    t.engine.status = { ...t.engine.status, server: 'http://b.test' }; // the engine moved on after A failed
+    expect(t.hub.status().server).toBe('http://b.test');
+    t.engine.ctx.onLive(ORG, 'e1:0');
+    t.engine.ctx.onEvents(ORG, range(1, 5), false);
+    rawTab(t.hub, 'R', ['finance'], { [ORG]: 'e1:1' }); // behind the ring: fetched over v1
+    await settle();
+    expect(t.polls.map((poll) => [poll.cursor, poll.server])).toEqual([['e1:1', 'http://b.test']]);
   });
 
   it('keeps the stored cursor at the last event delivered to a tab, not the last received', async () => {
@@ -280,7 +358,7 @@ describe('tab client with the hub', () => {
         port: pair.tab,
         tabId: 'T',
         build: 'b1',
-        url: 'http://127.0.0.1:1',
+        urls: ['http://127.0.0.1:1'],
         flagReason: 'default',
         orgs: [ORG],
         session: createSessionCursors(storage),
@@ -327,7 +405,7 @@ describe('tab client with the hub', () => {
       port: pair.tab,
       tabId: 'T',
       build: 'b1',
-      url: 'http://127.0.0.1:1',
+      urls: ['http://127.0.0.1:1'],
       flagReason: 'default',
       orgs: [ORG],
       session: createSessionCursors(null),

@@ -34,6 +34,7 @@ import {
 import { backoff } from './backoff.ts';
 import type { CursorStore } from './cursor-store.ts';
 import type { Engine, EngineListener, ResetInfo } from './engine.ts';
+import { firstAnswer } from './first-answer.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { parseTabMessage, type AttachMessage, type HubPort, type HubToTab } from './port-messages.ts';
 import type { Poll } from './poll.ts';
@@ -42,7 +43,8 @@ import { createRingBuffer } from './ring-buffer.ts';
 /** What the hub gives the engine it creates, and what it learns from the first tab. */
 export interface EngineContext extends EngineListener {
   getToken(): Promise<string>;
-  url: string;
+  /** Server base URLs, in order (at least one). */
+  urls: string[];
   flagReason: AttachMessage['flagReason'];
 }
 
@@ -52,7 +54,10 @@ export interface WorkerHubOptions {
   store: CursorStore;
   /** Creates the engine when the first tab attaches. */
   createEngine(context: EngineContext): Engine;
-  /** Creates the poll function used to fetch what a tab missed beyond the ring buffer. */
+  /**
+   * Creates the poll function used to fetch what a tab missed beyond the ring buffer; each
+   * request names the server the engine uses at the time.
+   */
   createPoll(url: string): Poll;
   /** Calls `onGone` when the tab dies (Web Lock released); returns a cancel function. */
   watchTab?(tabId: string, onGone: () => void): () => void;
@@ -60,8 +65,10 @@ export interface WorkerHubOptions {
   ringCapacity?: number;
   /** With no tab attached for this long, close the socket (ms). */
   idleCloseMs?: number;
-  /** How long a tab has to answer a token request before the next tab is asked (ms). */
+  /** How long a tab has to answer a token request before its request fails (ms). */
   tokenTimeoutMs?: number;
+  /** With no token yet after this long, the next tab is asked too; the first answer wins (ms). */
+  tokenHedgeMs?: number;
   logger?: Logger;
 }
 
@@ -111,6 +118,7 @@ export function createWorkerHub(options: WorkerHubOptions): WorkerHub {
   const ring = createRingBuffer(options.ringCapacity ?? 1000);
   const idleCloseMs = options.idleCloseMs ?? 30_000;
   const tokenTimeoutMs = options.tokenTimeoutMs ?? 5_000;
+  const tokenHedgeMs = options.tokenHedgeMs ?? 1_000;
   const tabs = new Map<string, Tab>();
   let engine: Engine | null = null;
   let poll: Poll | null = null;
@@ -123,7 +131,7 @@ export function createWorkerHub(options: WorkerHubOptions): WorkerHub {
   // ─── status ──────────────────────────────────────────────────────────────────────────────────
 
   function status(): ClientStatus {
-    const engineStatus = engine?.status() ?? { transport: 'none' as const, state: 'idle' as const, reason: flagReason };
+    const engineStatus = engine?.status() ?? { transport: 'none' as const, state: 'idle' as const, reason: flagReason, server: '' };
     return {
       transport: engineStatus.transport,
       state: superseded ? 'closed' : engineStatus.state,
@@ -133,6 +141,7 @@ export function createWorkerHub(options: WorkerHubOptions): WorkerHub {
       cursors: store.all(),
       tabs: tabs.size,
       build: options.build,
+      ...(engineStatus.server ? { server: engineStatus.server } : {}),
     };
   }
 
@@ -168,19 +177,20 @@ export function createWorkerHub(options: WorkerHubOptions): WorkerHub {
     });
   }
 
-  /** Asks the newest tab first (the likeliest to be in the foreground and alive), then the others. */
-  async function getToken(): Promise<string> {
+  /**
+   * Asks the newest tab first (the likeliest to be in the foreground and alive); a tab that has
+   * not answered within `tokenHedgeMs` keeps its request, and the next tab is asked too. Asking
+   * one tab after another, each up to `tokenTimeoutMs`, made recovery after a network cut wait
+   * seconds per stuck tab.
+   */
+  function getToken(): Promise<string> {
     const candidates = [...tabs.values()].reverse();
-    let lastError: Error = new Error('no tab is attached to provide a token');
-    for (const tab of candidates) {
-      if (!tabs.has(tab.id)) continue;
-      try {
-        return await askTab(tab);
-      } catch (error) {
-        lastError = error instanceof Error ? error : new Error(String(error));
-      }
-    }
-    throw lastError;
+    if (candidates.length === 0) return Promise.reject(new Error('no tab is attached to provide a token'));
+    return firstAnswer(
+      candidates,
+      (tab) => (tabs.get(tab.id) === tab ? askTab(tab) : Promise.reject(new Error(`tab ${tab.id} left`))),
+      { hedgeMs: tokenHedgeMs },
+    );
   }
 
   // ─── delivery ────────────────────────────────────────────────────────────────────────────────
@@ -276,7 +286,8 @@ export function createWorkerHub(options: WorkerHubOptions): WorkerHub {
         if (!poll) throw new StreamError(ErrorCode.INTERNAL, 'no poll endpoint yet');
         const token = await getToken();
         if (!current()) return;
-        const page = await poll({ org, cursor: from, token, signal: entry.controller.signal });
+        const server = engine?.status().server;
+        const page = await poll({ org, cursor: from, token, signal: entry.controller.signal, ...(server ? { server } : {}) });
         if (!current()) return;
         failures = 0;
         logger.log('replay', { org, tab: tab.id, from, events: page.events.length, reset: page.reset?.reason ?? null });
@@ -326,9 +337,9 @@ export function createWorkerHub(options: WorkerHubOptions): WorkerHub {
   function ensureEngine(attach: AttachMessage): Engine {
     if (engine) return engine;
     flagReason = attach.flagReason;
-    poll = options.createPoll(attach.url);
+    poll = options.createPoll(attach.urls[0] ?? '');
     engine = options.createEngine({
-      url: attach.url,
+      urls: attach.urls,
       flagReason: attach.flagReason,
       getToken,
       onEvents,

@@ -86,7 +86,7 @@ describe('worker port', () => {
     const received: unknown[] = [];
     let reattached = 0;
     port.onMessage((message) => received.push(message));
-    const attach: AttachMessage = { type: 'attach', tabId: 't1', build: 'b1', url: 'http://x', flagReason: 'default', orgs: ['456'], services: ['*'], cursors: {} };
+    const attach: AttachMessage = { type: 'attach', tabId: 't1', build: 'b1', urls: ['http://x'], flagReason: 'default', orgs: ['456'], services: ['*'], cursors: {} };
     port.onReconnect?.(() => {
       reattached += 1;
       port.post(attach);
