@@ -7,54 +7,33 @@
  * reply was lost, so a retrying publisher can cause a duplicate, never a loss.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ErrorCode, parseEventInput, parseJson, StreamError } from '../protocol/index.ts';
-import { requireOrg, requireScope, tokenFromRequest } from './auth.ts';
+import { parseEventInput, StreamError } from '../protocol/index.ts';
+import { requireOrg } from './auth.ts';
+import { readAuthorizedJson, refuseRequest } from './authorized-json.ts';
 import type { ServerContext } from './context.ts';
-import { readBody, sendError, sendJson } from './http-io.ts';
-import { isOriginAllowed } from './origin.ts';
+import { sendJson } from './http-io.ts';
 
 export const PUBLISH_PATH = '/v1/events';
 
 export async function handlePublish(ctx: ServerContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-  const refuse = (error: StreamError) => {
-    ctx.metrics.rejected(error.code);
-    sendError(res, error);
-  };
-  if (!isOriginAllowed(req, ctx.options.allowedOrigins)) {
-    refuse(new StreamError(ErrorCode.ORIGIN_NOT_ALLOWED, 'this Origin may not publish'));
+  const request = await readAuthorizedJson(ctx, req, url, {
+    scope: 'publish',
+    allowQueryToken: false,
+    maxBodyBytes: ctx.options.maxPayloadBytes,
+    originRefusal: 'this Origin may not publish',
+  });
+  if (request instanceof StreamError) {
+    refuseRequest(ctx, res, request);
     return;
   }
-  // Header only: a publish token in a URL would end up in proxies' logs.
-  const claims = await ctx.auth.verifyToken(tokenFromRequest(req, url, { allowQuery: false, allowProtocol: false }));
-  if (claims instanceof StreamError) {
-    refuse(claims);
-    return;
-  }
-  const scopeError = requireScope(claims, 'publish');
-  if (scopeError) {
-    refuse(scopeError);
-    return;
-  }
-  let body: string;
-  try {
-    body = await readBody(req, ctx.options.maxPayloadBytes);
-  } catch (error) {
-    refuse(error instanceof StreamError ? error : new StreamError(ErrorCode.BAD_MESSAGE, 'the body could not be read'));
-    return;
-  }
-  const json = parseJson(body);
-  if (!json.ok) {
-    refuse(json.error);
-    return;
-  }
-  const input = parseEventInput(json.value);
+  const input = parseEventInput(request.body);
   if (!input.ok) {
-    refuse(input.error);
+    refuseRequest(ctx, res, input.error);
     return;
   }
-  const orgError = requireOrg(claims, input.value.org);
+  const orgError = requireOrg(request.claims, input.value.org);
   if (orgError) {
-    refuse(orgError);
+    refuseRequest(ctx, res, orgError);
     return;
   }
   let id: string;
@@ -63,7 +42,7 @@ export async function handlePublish(ctx: ServerContext, req: IncomingMessage, re
   } catch (error) {
     // Anything else is a bug: the router answers 500 INTERNAL.
     if (!(error instanceof StreamError)) throw error;
-    refuse(error);
+    refuseRequest(ctx, res, error);
     return;
   }
   sendJson(res, 201, { id });
