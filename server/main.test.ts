@@ -17,7 +17,7 @@ describe('npm start entry (server/main.ts)', () => {
         const timer = setTimeout(() => reject(new Error(`no start line; got: ${output}`)), 10_000);
         child.stdout.on('data', (chunk: Buffer) => {
           output += chunk.toString();
-          const match = /Realtime Streaming on (http:\/\/127\.0\.0\.1:\d+) — demo at \/, extension built in dist\/extension/.exec(output);
+          const match = /Realtime Streaming on (http:\/\/127\.0\.0\.1:\d+) — demo at \/\nDeveloper extension: load unpacked from \S+dist\/extension /.exec(output);
           if (match) {
             clearTimeout(timer);
             resolve(match[1]!);

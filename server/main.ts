@@ -1,9 +1,11 @@
 /** `npm start`: the server from the environment; Ctrl-C closes sockets with 1001 and flushes the log. */
+import { resolve } from 'node:path';
 import { startServer } from './index.ts';
 
 async function main(): Promise<void> {
   const server = await startServer();
-  console.log(`Realtime Streaming on ${server.url} — demo at /, extension built in dist/extension`);
+  console.log(`Realtime Streaming on ${server.url} — demo at /`);
+  console.log(`Developer extension: load unpacked from ${resolve('dist/extension')} (chrome://extensions → Developer mode)`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
