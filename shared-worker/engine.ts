@@ -4,8 +4,7 @@
  * the network only through the transport seam (`connectV2`) and the `poll` function.
  *
  * It holds the cursor per org, drops anything at or before it (at-least-once on the wire,
- * exactly-once out of here), reconnects with backoff, renews the token, and moves between v2 and
- * v1:
+ * exactly-once out of here), reconnects with backoff, and moves between v2 and v1:
  *
  *            ┌──── 4010 (kill switch) ─────────────┐
  *            │                                      ▼
@@ -14,42 +13,41 @@
  *      └──── poll says v2:true (server-off only) ───┘
  *
  * One state machine (`setState`) for the connection; transport + reason beside it, changed only
- * by `setTransport`, and the server beside them, changed only by `failover`.
- *
- * Several servers (`servers`, e.g. processes sharing one Redis log): the engine uses one at a
- * time. When it fails (a socket closes with a retryable code, a connect fails, a poll fails), the
- * next attempt goes to the next one, round-robin, with the same backoff and the same cursors:
- * every server reads the same log, so resuming there loses and repeats nothing.
- *
- *   A ──fails──▶ B ──fails──▶ C ──fails──▶ A …   (backoff(attempt) before each, attempt keeps
- *                                                  growing across the ring until a stable connection)
- *
- * Tokens: a reconnect reuses the last connection's token while it has more than a minute left
- * (token-reuse.ts), so recovery does not wait on the app's getToken(). It asks for a fresh one
- * after an attempt that failed before `welcome` (the server may have refused that token), on 4002,
- * and for every renewal.
+ * by `setTransport`. The pieces it wires, each in its own module:
+ * - v2-session.ts: one socket's life (welcome, subscriptions, heartbeat, renewal), ending in a
+ *   `SessionEnd` the engine acts on here (retry with backoff, next server, v1, stop);
+ * - v1-poller.ts: the per-org poll loops;
+ * - server-ring.ts: which of `servers` is in use. A failed socket, connect or poll moves the next
+ *   attempt to the next server, with the same backoff (the attempt count keeps growing across the
+ *   ring until a connection is stable) and the same cursors: every server reads the same log;
+ * - token-cache.ts: a reconnect reuses the last token while it has more than a minute left, so
+ *   recovery does not wait on the app's getToken(). A fresh one is asked for after an attempt
+ *   that failed before `welcome` (the server may have refused that token), on 4002, and for
+ *   every renewal.
  */
 import {
   CloseCode,
   ErrorCode,
-  parseServerMessage,
   StreamError,
-  TERMINAL_CLOSE_CODES,
   isAfter,
   parseCursor,
   type ConnectionEventKind,
   type ConnectionState,
+  type PollResponse,
   type ResetReason,
-  type ServerMessage,
   type StreamEvent,
   type Transport as TransportKind,
   type TransportReason,
 } from '../protocol/index.ts';
 import { backoff, DEFAULT_BACKOFF, type BackoffRange } from './backoff.ts';
 import { silentLogger, type Logger } from './logger.ts';
-import { PollError, type Poll } from './poll.ts';
-import { isReusable, TOKEN_REUSE_MARGIN_MS } from './token-reuse.ts';
-import type { ConnectV2, Transport, TransportClose } from './transport.ts';
+import type { Poll } from './poll.ts';
+import { createServerRing } from './server-ring.ts';
+import { createTokenCache } from './token-cache.ts';
+import { TOKEN_REUSE_MARGIN_MS } from './token-reuse.ts';
+import type { ConnectV2 } from './transport.ts';
+import { createV1Poller } from './v1-poller.ts';
+import { openV2Session, type DeliveryFrame, type SessionEnd, type V2Session } from './v2-session.ts';
 
 export interface EngineStatus {
   transport: TransportKind;
@@ -136,32 +134,6 @@ export interface Engine {
   online(): void;
 }
 
-const CLOSE_TO_ERROR: Record<number, ErrorCode> = {
-  [CloseCode.BAD_MESSAGE]: ErrorCode.BAD_MESSAGE,
-  [CloseCode.UNAUTHORIZED]: ErrorCode.TOKEN_INVALID,
-};
-
-/** Error frames that precede a close the engine recovers from: logged, not surfaced to the app. */
-const HANDLED_BY_CLOSE: ReadonlySet<string> = new Set([
-  ErrorCode.V2_DISABLED,
-  ErrorCode.SLOW_CONSUMER,
-  ErrorCode.HEARTBEAT_TIMEOUT,
-  ErrorCode.RATE_LIMITED,
-  ErrorCode.TOKEN_EXPIRED,
-  ErrorCode.STORE_UNAVAILABLE,
-]);
-
-/** HTTP error codes after which polling again with a fresh token cannot help. */
-const TERMINAL_HTTP_CODES: ReadonlySet<string> = new Set([
-  ErrorCode.TOKEN_INVALID,
-  ErrorCode.TOKEN_MISSING,
-  ErrorCode.FORBIDDEN_ORG,
-  ErrorCode.MISSING_SCOPE,
-  ErrorCode.ORIGIN_NOT_ALLOWED,
-  ErrorCode.BAD_CURSOR,
-  ErrorCode.BAD_NAME,
-]);
-
 /** Creates an engine; nothing happens until `start()`. */
 export function createEngine(options: EngineOptions): Engine {
   const logger = options.logger ?? silentLogger;
@@ -171,50 +143,32 @@ export function createEngine(options: EngineOptions): Engine {
   const stableAfterMs = options.stableAfterMs ?? 10_000;
   const v2ProbeMs = options.v2ProbeMs ?? 60_000;
   const connectTimeoutMs = options.connectTimeoutMs ?? 10_000;
-  const tokenReuseMarginMs = options.tokenReuseMarginMs ?? TOKEN_REUSE_MARGIN_MS;
   if (options.servers.length === 0) throw new StreamError(ErrorCode.BAD_MESSAGE, 'createEngine needs at least one server URL');
-  const servers = [...options.servers];
+  const ring = createServerRing(options.servers);
+  const tokens = createTokenCache(options.getToken, options.tokenReuseMarginMs ?? TOKEN_REUSE_MARGIN_MS);
   const v2Reason: TransportReason = options.flagReason === 'forced-off' ? 'default' : options.flagReason;
 
   const interest = new Map<string, Set<string>>();
   const cursors = new Map<string, string>();
+  /** Orgs whose position is known on the current transport (logged `connected` once each). */
+  const liveOrgs = new Set<string>();
 
   let state: ConnectionState = 'idle';
   let transport: TransportKind = options.flagReason === 'forced-off' || !options.connectV2 ? 'v1' : 'v2';
   let reason: TransportReason = options.flagReason === 'forced-off' ? 'forced-off' : v2Reason;
   /** Bumped by stop/transport switches: async continuations of an older generation give up. */
   let generation = 0;
-  /** Index into `servers` of the one in use. */
-  let serverIndex = 0;
-  /** The token of the last connect or poll, reused while it has life left; null: ask for a fresh one. */
-  let lastToken: string | null = null;
 
-  // v2 connection
-  let socket: Transport | null = null;
-  /** The server of the latest connect attempt (the one to move away from when it fails). */
-  let socketServer = 0;
-  let welcomed = false;
-  let subscribed = new Map<string, Set<string>>();
+  // v2: the open socket (null between sockets), and the retry policy around it.
+  let session: V2Session | null = null;
+  /** Retries since the last stable connection: the backoff exponent. */
   let attempt = 0;
+  /** Consecutive connects that ended before `welcome`: `maxFailedConnects` of them mean v1. */
   let failedConnects = 0;
-  let heartbeatMs = 0;
-  let lastFrameAt = 0;
   let retryTimer: ReturnType<typeof setTimeout> | undefined;
-  let heartbeatTimer: ReturnType<typeof setInterval> | undefined;
-  let renewTimer: ReturnType<typeof setTimeout> | undefined;
-  let stableTimer: ReturnType<typeof setTimeout> | undefined;
-  let connectTimer: ReturnType<typeof setTimeout> | undefined;
   let probeTimer: ReturnType<typeof setTimeout> | undefined;
 
-  // v1 polls: one loop per org
-  interface PollLoop {
-    controller: AbortController;
-    wake: () => void;
-  }
-  const polls = new Map<string, PollLoop>();
-  const liveOrgs = new Set<string>();
-
-  const status = (): EngineStatus => ({ transport, state, reason, server: servers[serverIndex] ?? '' });
+  const status = (): EngineStatus => ({ transport, state, reason, server: ring.url() });
 
   function setState(next: ConnectionState, why: string): void {
     if (next === state) return;
@@ -230,24 +184,12 @@ export function createEngine(options: EngineOptions): Engine {
     options.onStatus(status(), { from: state, to: state, reason: `transport ${next} (${nextReason})` });
   }
 
-  /**
-   * `from` (an index into `servers`) failed: the next attempt goes to the one after it. A no-op
-   * when another failure already moved on (several poll loops fail together when a server dies).
-   */
+  /** The server at `from` (a ring position) failed: say so when the next attempt goes elsewhere. */
   function failover(from: number, why: string): void {
-    if (servers.length < 2 || from !== serverIndex) return;
-    serverIndex = (serverIndex + 1) % servers.length;
-    const next = servers[serverIndex] ?? '';
-    connection('reconnecting', { transport, failover: true, from: servers[from], to: next, why });
+    const next = ring.failed(from);
+    if (next === null) return;
+    connection('reconnecting', { transport, failover: true, from: ring.url(from), to: next, why });
     options.onStatus(status(), { from: state, to: state, reason: `server ${next} (${why})` });
-  }
-
-  /** The last token while it has life left, else a fresh one from the app (kept for next time). */
-  async function token(): Promise<string> {
-    if (lastToken !== null && isReusable(lastToken, Date.now(), tokenReuseMarginMs)) return lastToken;
-    const fresh = await options.getToken();
-    lastToken = fresh;
-    return fresh;
   }
 
   function connection(what: ConnectionEventKind, detail: Record<string, unknown>): void {
@@ -267,19 +209,16 @@ export function createEngine(options: EngineOptions): Engine {
     if (fresh.length > 0) options.onEvents(org, fresh, replayed);
   }
 
-  function clearTimers(): void {
-    for (const timer of [retryTimer, renewTimer, stableTimer, connectTimer]) if (timer !== undefined) clearTimeout(timer);
-    if (heartbeatTimer !== undefined) clearInterval(heartbeatTimer);
-    retryTimer = renewTimer = stableTimer = connectTimer = heartbeatTimer = undefined;
+  function clearRetry(): void {
+    if (retryTimer !== undefined) clearTimeout(retryTimer);
+    retryTimer = undefined;
   }
 
-  /** Forgets the current socket (its late events are ignored) and closes it. */
-  function dropSocket(code: number, why: string): void {
-    const old = socket;
-    socket = null;
-    welcomed = false;
-    subscribed = new Map();
-    clearTimers();
+  /** Forgets the current socket (its late frames are ignored) and closes it. */
+  function dropSession(code: number, why: string): void {
+    const old = session;
+    session = null;
+    clearRetry();
     old?.close(code, why);
   }
 
@@ -287,11 +226,11 @@ export function createEngine(options: EngineOptions): Engine {
 
   async function connect(): Promise<void> {
     const gen = ++generation;
-    clearTimers();
+    clearRetry();
     setState(state === 'idle' || state === 'closed' || state === 'connecting' ? 'connecting' : 'reconnecting', 'connecting v2');
     let granted: string;
     try {
-      granted = await token();
+      granted = await tokens.reusable();
     } catch (error) {
       if (gen !== generation) return;
       connection('error', { transport: 'v2', getToken: error instanceof Error ? error.message : String(error) });
@@ -299,210 +238,161 @@ export function createEngine(options: EngineOptions): Engine {
       return;
     }
     if (gen !== generation || !options.connectV2) return;
-    socketServer = serverIndex;
-    const current = options.connectV2(granted, servers[socketServer] ?? '');
-    socket = current;
-    welcomed = false;
-    subscribed = new Map();
-    lastFrameAt = Date.now();
-    connectTimer = setTimeout(() => {
-      if (socket === current && !welcomed) closeAndHandle(CloseCode.HEARTBEAT_TIMEOUT, 'no welcome in time');
-    }, connectTimeoutMs);
-    current.onMessage((text) => {
-      if (socket === current) onFrame(current, text);
+    const position = ring.position();
+    const server = ring.url(position);
+    session = openV2Session({
+      transport: options.connectV2(granted, server),
+      tokens,
+      interest,
+      cursor: (org) => cursors.get(org),
+      connectTimeoutMs,
+      stableAfterMs,
+      logger,
+      log: connection,
+      onWelcome() {
+        failedConnects = 0;
+        setState('connected', 'welcome');
+      },
+      onStable() {
+        attempt = 0;
+      },
+      onDelivery: (frame) => onDelivery(frame, server),
+      onError: (error) => options.onError(error),
+      onUnsubscribed: (org) => liveOrgs.delete(org),
+      onEnd: (end) => onSessionEnd(end, position),
     });
-    current.onClose((info) => {
-      if (socket === current) onSocketClose(info);
-    });
-  }
-
-  /** Closes our own socket and handles it as if the server had closed it with `code`. */
-  function closeAndHandle(code: number, why: string): void {
-    const wasOpen = welcomed;
-    dropSocket(code, why);
-    onSocketClose({ code, reason: why, wasOpen }, wasOpen);
   }
 
   function scheduleRetry(why: string): void {
     const delay = backoff(attempt, range, random);
     attempt += 1;
     setState('reconnecting', why);
-    connection('reconnecting', { transport: 'v2', inMs: delay, attempt, why, server: servers[serverIndex] });
+    connection('reconnecting', { transport: 'v2', inMs: delay, attempt, why, server: ring.url() });
     retryTimer = setTimeout(() => {
       retryTimer = undefined;
       void connect();
     }, delay);
   }
 
-  function onSocketClose(info: TransportClose, hadWelcome = welcomed): void {
-    if (socket) dropSocket(info.code, info.reason);
+  /** The socket opened to the server at `position` ended: retry, move on, fall back or stop. */
+  function onSessionEnd(end: SessionEnd, position: number): void {
+    session = null;
     liveOrgs.clear();
-    if (TERMINAL_CLOSE_CODES.has(info.code)) {
-      const error = new StreamError(
-        CLOSE_TO_ERROR[info.code] ?? ErrorCode.BAD_MESSAGE,
-        `the server refused the stream (${info.code} ${info.reason}): check the token and the client version, then call createRealtime() again`,
-        info.code,
-      );
-      setState('failed', `closed ${info.code}`);
-      connection('error', { transport: 'v2', code: info.code, error: error.code });
-      options.onError(error);
-      return;
-    }
-    if (info.code === CloseCode.V2_DISABLED) {
-      switchToV1('server-off');
-      return;
-    }
-    if (info.code === CloseCode.TOKEN_EXPIRED) {
-      // Not the server's fault: same server, fresh token, at once.
-      lastToken = null;
-      connection('reconnecting', { transport: 'v2', code: info.code, why: 'token expired: fresh token, reconnecting now' });
-      setState('reconnecting', 'token expired');
-      void connect();
-      return;
-    }
-    failover(socketServer, `closed ${info.code}`);
-    if (!hadWelcome) {
-      // Refused before welcome: maybe for its token (a refused upgrade is just 1006 to a browser).
-      lastToken = null;
-      failedConnects += 1;
-      if (failedConnects >= maxFailedConnects) {
-        switchToV1('websocket-unavailable');
+    switch (end.kind) {
+      case 'refused':
+        setState('failed', `closed ${end.code}`);
+        connection('error', { transport: 'v2', code: end.code, error: end.error.code });
+        options.onError(end.error);
         return;
-      }
+      case 'v2-disabled':
+        switchToV1('server-off');
+        return;
+      case 'token-expired':
+        tokens.forget();
+        connection('reconnecting', { transport: 'v2', code: end.code, why: 'token expired: fresh token, reconnecting now' });
+        setState('reconnecting', 'token expired');
+        void connect();
+        return;
+      case 'dropped':
+        failover(position, `closed ${end.code}`);
+        if (!end.welcomed) {
+          // Refused before welcome: maybe for its token (a refused upgrade is just 1006 to a browser).
+          tokens.forget();
+          failedConnects += 1;
+          if (failedConnects >= maxFailedConnects) {
+            switchToV1('websocket-unavailable');
+            return;
+          }
+        }
+        scheduleRetry(`closed ${end.code}`);
+        return;
     }
-    scheduleRetry(`closed ${info.code}`);
   }
 
-  function onFrame(current: Transport, text: string): void {
-    lastFrameAt = Date.now();
-    const parsed = parseServerMessage(text);
-    if (!parsed.ok) {
-      logger.log('error', { transport: 'v2', badFrame: parsed.error.code }, 'warn');
-      return;
-    }
-    handle(current, parsed.value);
-  }
-
-  function handle(current: Transport, message: ServerMessage): void {
-    switch (message.type) {
-      case 'welcome': {
-        welcomed = true;
-        failedConnects = 0;
-        if (connectTimer !== undefined) clearTimeout(connectTimer);
-        connectTimer = undefined;
-        heartbeatMs = message.heartbeatMs;
-        setState('connected', 'welcome');
-        startHeartbeat(current);
-        scheduleRenewal(current, message.tokenExpiresAt);
-        stableTimer = setTimeout(() => {
-          attempt = 0;
-        }, stableAfterMs);
-        syncSubscriptions();
-        return;
-      }
+  function onDelivery(frame: DeliveryFrame, server: string): void {
+    switch (frame.type) {
       case 'events':
-        deliver(message.org, message.events, message.replayed);
+        deliver(frame.org, frame.events, frame.replayed);
         return;
       case 'live': {
-        const known = cursors.get(message.org);
-        const live = parseCursor(message.cursor);
+        const known = cursors.get(frame.org);
+        const live = parseCursor(frame.cursor);
         const mine = known ? parseCursor(known) : null;
-        if (!mine || (live && mine.epoch !== live.epoch)) cursors.set(message.org, message.cursor);
-        liveOrgs.add(message.org);
-        connection('connected', { org: message.org, transport: 'v2', replayed: message.replayed, server: servers[socketServer] });
-        options.onLive(message.org, cursors.get(message.org) ?? message.cursor);
+        // Keep our own position unless we had none or it is from another epoch (the log was reset).
+        if (!mine || (live && mine.epoch !== live.epoch)) cursors.set(frame.org, frame.cursor);
+        liveOrgs.add(frame.org);
+        connection('connected', { org: frame.org, transport: 'v2', replayed: frame.replayed, server });
+        options.onLive(frame.org, cursors.get(frame.org) ?? frame.cursor);
         return;
       }
       case 'reset': {
-        cursors.set(message.org, message.cursor);
-        const reset = { reason: message.reason, from: message.from, cursor: message.cursor, lost: message.lost };
-        connection('reset', { org: message.org, ...reset });
-        options.onReset(message.org, reset);
+        cursors.set(frame.org, frame.cursor);
+        const reset = { reason: frame.reason, from: frame.from, cursor: frame.cursor, lost: frame.lost };
+        connection('reset', { org: frame.org, ...reset });
+        options.onReset(frame.org, reset);
         return;
       }
-      case 'ping':
-        current.send({ type: 'pong', t: message.t });
-        return;
-      case 'authenticated':
-        scheduleRenewal(current, message.tokenExpiresAt);
-        return;
-      case 'error': {
-        connection('error', { transport: 'v2', code: message.code, org: message.org });
-        // These announce a close that the engine handles by itself (fallback, resume, reconnect).
-        if (!HANDLED_BY_CLOSE.has(message.code)) options.onError(new StreamError(message.code, message.message));
-        return;
-      }
-      case 'subscribed':
-      case 'pong':
-        return;
-    }
-  }
-
-  function startHeartbeat(current: Transport): void {
-    if (heartbeatMs <= 0) return;
-    heartbeatTimer = setInterval(() => {
-      if (socket !== current) return;
-      if (Date.now() - lastFrameAt >= 2 * heartbeatMs) {
-        connection('reconnecting', { transport: 'v2', why: 'heartbeat timeout', silentMs: Date.now() - lastFrameAt });
-        closeAndHandle(CloseCode.HEARTBEAT_TIMEOUT, 'heartbeat timeout');
-        return;
-      }
-      current.send({ type: 'ping', t: Date.now() });
-    }, heartbeatMs);
-  }
-
-  function scheduleRenewal(current: Transport, expiresAt: number): void {
-    if (renewTimer !== undefined) clearTimeout(renewTimer);
-    renewTimer = undefined;
-    const remaining = expiresAt - Date.now();
-    if (!Number.isFinite(remaining) || remaining <= 0) return;
-    // Renew at ~80% of the remaining life: early enough to survive a slow getToken().
-    const delay = Math.max(1_000, Math.floor(remaining * 0.8));
-    renewTimer = setTimeout(() => void renew(current), delay);
-  }
-
-  async function renew(current: Transport): Promise<void> {
-    renewTimer = undefined;
-    try {
-      // Always fresh: renewing with the token that is running out would renew nothing.
-      const fresh = await options.getToken();
-      lastToken = fresh;
-      if (socket === current) current.send({ type: 'auth', token: fresh });
-    } catch (error) {
-      logger.log('error', { transport: 'v2', renewal: error instanceof Error ? error.message : String(error) }, 'warn');
-      // Try again shortly; if the token runs out first, the server closes with 4002 and we reconnect.
-      if (socket === current) renewTimer = setTimeout(() => void renew(current), 5_000);
-    }
-  }
-
-  function syncSubscriptions(): void {
-    if (!socket || !welcomed) return;
-    for (const [org, wanted] of interest) {
-      const sent = subscribed.get(org);
-      if (!sent) {
-        const cursor = cursors.get(org);
-        socket.send({ type: 'subscribe', org, services: [...wanted], ...(cursor ? { cursor } : {}) });
-        subscribed.set(org, new Set(wanted));
-        continue;
-      }
-      const added = [...wanted].filter((service) => !sent.has(service));
-      const removed = [...sent].filter((service) => !wanted.has(service));
-      if (added.length > 0) socket.send({ type: 'subscribe', org, services: added });
-      if (removed.length > 0) socket.send({ type: 'unsubscribe', org, services: removed });
-      subscribed.set(org, new Set(wanted));
-    }
-    for (const [org, sent] of subscribed) {
-      if (interest.has(org)) continue;
-      socket.send({ type: 'unsubscribe', org, services: [...sent] });
-      subscribed.delete(org);
-      liveOrgs.delete(org);
     }
   }
 
   // ─── v1 ──────────────────────────────────────────────────────────────────────────────────────
 
+  const poller = createV1Poller({
+    poll: options.poll,
+    tokens,
+    ring,
+    backoff: range,
+    random,
+    generation: () => generation,
+    cursor: (org) => cursors.get(org) ?? null,
+    onPolling() {
+      if (state !== 'failed') setState('connected', 'polling');
+    },
+    onAnswer: onPollAnswer,
+    onV2Allowed() {
+      if (reason === 'server-off') switchToV2();
+    },
+    onRefused(org, error) {
+      setState('failed', `poll refused: ${error.code}`);
+      connection('error', { org, transport: 'v1', code: error.code });
+      options.onError(new StreamError(error.code, error.message));
+    },
+    onRetry(org, position, delay, error) {
+      failover(position, 'poll failed');
+      setState('reconnecting', 'poll failed');
+      connection('reconnecting', {
+        org,
+        transport: 'v1',
+        inMs: delay,
+        error: error instanceof StreamError ? error.code : String(error),
+        server: ring.url(),
+      });
+    },
+  });
+
+  function onPollAnswer(org: string, response: PollResponse): void {
+    if (!liveOrgs.has(org)) {
+      liveOrgs.add(org);
+      connection('connected', { org, transport: 'v1' });
+    }
+    if (response.reset) {
+      // The position just before the first event we get, so that event is delivered, not dropped.
+      const first = response.events[0] ? parseCursor(response.events[0].id) : null;
+      const position = first ? `${first.epoch}:${Math.max(0, first.seq - 1)}` : response.cursor;
+      cursors.set(org, position);
+      const reset = { ...response.reset, cursor: position };
+      connection('reset', { org, ...reset });
+      options.onReset(org, reset);
+    } else if (!cursors.has(org)) {
+      cursors.set(org, response.cursor);
+      options.onLive(org, response.cursor);
+    }
+    deliver(org, response.events, false);
+    if (isAfter(response.cursor, cursors.get(org))) cursors.set(org, response.cursor);
+  }
+
   function switchToV1(nextReason: TransportReason): void {
-    dropSocket(CloseCode.NORMAL, 'switching to v1');
+    dropSession(CloseCode.NORMAL, 'switching to v1');
     generation += 1;
     liveOrgs.clear();
     setTransport('v1', nextReason);
@@ -515,6 +405,7 @@ export function createEngine(options: EngineOptions): Engine {
       if (options.connectV2) {
         probeTimer = setTimeout(() => {
           probeTimer = undefined;
+          // One failure short of the limit: a probe that fails once goes straight back to v1.
           if (transport === 'v1' && reason === 'websocket-unavailable') switchToV2(maxFailedConnects - 1);
         }, v2ProbeMs);
       }
@@ -523,7 +414,7 @@ export function createEngine(options: EngineOptions): Engine {
   }
 
   function switchToV2(failuresSoFar = 0): void {
-    stopPolls();
+    poller.stopAll();
     generation += 1;
     if (probeTimer !== undefined) clearTimeout(probeTimer);
     probeTimer = undefined;
@@ -538,93 +429,9 @@ export function createEngine(options: EngineOptions): Engine {
     for (const org of interest.keys()) startPoll(org);
   }
 
-  function stopPolls(): void {
-    for (const poll of polls.values()) poll.controller.abort();
-    polls.clear();
-  }
-
   function startPoll(org: string): void {
-    if (polls.has(org) || transport !== 'v1' || state === 'closed' || state === 'idle' || state === 'failed') return;
-    void pollLoop(org, generation);
-  }
-
-  async function pollLoop(org: string, gen: number): Promise<void> {
-    let failures = 0;
-    let tokenRetried = false;
-    const loop: PollLoop = { controller: new AbortController(), wake: () => {} };
-    polls.set(org, loop);
-    const stale = (): boolean => gen !== generation || polls.get(org) !== loop || transport !== 'v1';
-    while (!stale()) {
-      const controller = new AbortController();
-      loop.controller = controller;
-      let pollServer = serverIndex;
-      try {
-        const granted = await token();
-        if (stale()) break;
-        if (state !== 'failed') setState('connected', 'polling');
-        pollServer = serverIndex;
-        const server = servers[pollServer] ?? '';
-        const response = await options.poll({ org, cursor: cursors.get(org) ?? null, token: granted, server, signal: controller.signal });
-        if (stale()) break;
-        failures = 0;
-        tokenRetried = false;
-        if (!liveOrgs.has(org)) {
-          liveOrgs.add(org);
-          connection('connected', { org, transport: 'v1' });
-        }
-        if (response.reset) {
-          const first = response.events[0] ? parseCursor(response.events[0].id) : null;
-          const position = first ? `${first.epoch}:${Math.max(0, first.seq - 1)}` : response.cursor;
-          cursors.set(org, position);
-          const reset = { ...response.reset, cursor: position };
-          connection('reset', { org, ...reset });
-          options.onReset(org, reset);
-        } else if (!cursors.has(org)) {
-          cursors.set(org, response.cursor);
-          options.onLive(org, response.cursor);
-        }
-        deliver(org, response.events, false);
-        if (isAfter(response.cursor, cursors.get(org))) cursors.set(org, response.cursor);
-        if (reason === 'server-off' && response.v2) {
-          switchToV2();
-          return;
-        }
-      } catch (error) {
-        if (stale() || controller.signal.aborted) break;
-        if (error instanceof PollError && error.code === ErrorCode.TOKEN_EXPIRED && !tokenRetried) {
-          tokenRetried = true;
-          lastToken = null;
-          continue;
-        }
-        if (error instanceof PollError && TERMINAL_HTTP_CODES.has(error.code)) {
-          setState('failed', `poll refused: ${error.code}`);
-          connection('error', { org, transport: 'v1', code: error.code });
-          options.onError(new StreamError(error.code, error.message));
-          break;
-        }
-        if (error instanceof PollError && error.code === ErrorCode.TOKEN_EXPIRED) lastToken = null;
-        failover(pollServer, 'poll failed');
-        const delay = backoff(failures, range, random);
-        failures += 1;
-        setState('reconnecting', 'poll failed');
-        connection('reconnecting', {
-          org,
-          transport: 'v1',
-          inMs: delay,
-          error: error instanceof StreamError ? error.code : String(error),
-          server: servers[serverIndex],
-        });
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, delay);
-          loop.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-        loop.wake = () => {};
-      }
-    }
-    if (polls.get(org) === loop) polls.delete(org);
+    if (transport !== 'v1' || state === 'closed' || state === 'idle' || state === 'failed') return;
+    poller.start(org);
   }
 
   // ─── public ──────────────────────────────────────────────────────────────────────────────────
@@ -646,8 +453,8 @@ export function createEngine(options: EngineOptions): Engine {
     stop() {
       if (state === 'idle' || state === 'closed') return;
       generation += 1;
-      dropSocket(CloseCode.NORMAL, 'client closed');
-      stopPolls();
+      dropSession(CloseCode.NORMAL, 'client closed');
+      poller.stopAll();
       if (probeTimer !== undefined) clearTimeout(probeTimer);
       probeTimer = undefined;
       liveOrgs.clear();
@@ -658,15 +465,14 @@ export function createEngine(options: EngineOptions): Engine {
       if (startCursor && !cursors.has(org)) cursors.set(org, startCursor);
       if (services.length === 0) {
         if (!interest.delete(org)) return;
-        polls.get(org)?.controller.abort();
-        polls.delete(org);
+        poller.stop(org);
       } else {
         const next = new Set(services);
         const previous = interest.get(org);
         if (previous && previous.size === next.size && [...next].every((service) => previous.has(service))) return;
         interest.set(org, next);
       }
-      if (transport === 'v2') syncSubscriptions();
+      if (transport === 'v2') session?.sync();
       else startPoll(org);
     },
     cursor(org) {
@@ -675,12 +481,11 @@ export function createEngine(options: EngineOptions): Engine {
     status,
     online() {
       if (transport === 'v2' && retryTimer !== undefined) {
-        clearTimeout(retryTimer);
-        retryTimer = undefined;
+        clearRetry();
         connection('reconnecting', { transport: 'v2', why: 'online' });
         void connect();
       } else if (transport === 'v1') {
-        for (const poll of polls.values()) poll.wake();
+        poller.wake();
       }
     },
   };
