@@ -179,3 +179,14 @@ describe('v2 session', () => {
     expect(dropped.closes).toEqual([[CloseCode.NORMAL, 'client closed']]);
   });
 });
+
+describe('v2 session against a misbehaving server', () => {
+  it('ignores a second welcome: one onWelcome, one heartbeat', async () => {
+    const t = setup();
+    t.welcome({ heartbeatMs: 1_000 });
+    t.welcome({ heartbeatMs: 1_000 });
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(t.counts().welcomes).toBe(1);
+    expect(t.sent.filter((message) => message.type === 'ping')).toHaveLength(1);
+  });
+});

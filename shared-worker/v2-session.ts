@@ -156,6 +156,9 @@ export function openV2Session(options: V2SessionOptions): V2Session {
   function handle(message: ServerMessage): void {
     switch (message.type) {
       case 'welcome': {
+        // The server sends one welcome per socket; a second one (a misbehaving peer) must not
+        // start a second heartbeat or a second onWelcome.
+        if (welcomed) return;
         welcomed = true;
         if (connectTimer !== undefined) clearTimeout(connectTimer);
         connectTimer = undefined;
