@@ -28,6 +28,7 @@ export type { TokenClaims, Scope } from './auth.ts';
 export { createMemoryEventLog } from './memory-event-log.ts';
 export { createRedisEventLog, type RedisEventLog, type RedisEventLogOptions } from './redis-event-log.ts';
 export { createLogger, redact, silentLogger } from './logger.ts';
+export { acceptsDeflate, PREPARED_FRAME_DEFLATE, prepareTextFrame, type PreparedFrame } from './prepared-frame.ts';
 
 export interface RunningServer {
   /** `http://127.0.0.1:PORT` (the bound host and port). */

@@ -239,7 +239,7 @@ export function openRawWebSocket(url: string, options: RawOpenOptions = {}): Pro
       message.parts.push(frame.payload);
       if (!frame.fin) return;
       let data = Buffer.concat(message.parts);
-      if (message.compressed) data = inflateRawSync(Buffer.concat([data, DEFLATE_TAIL]));
+      if (message.compressed) data = inflateRawSync(Buffer.concat([data, DEFLATE_TAIL]), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
       if (message.opcode === Opcode.TEXT) texts.push(data.toString('utf8'));
       message = null;
     }

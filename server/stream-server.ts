@@ -19,10 +19,13 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCode, ErrorCode, StreamError } from '../protocol/index.ts';
 import { requireScope, STREAM_SUBPROTOCOL, tokenFromRequest } from './auth.ts';
 import type { ServerContext } from './context.ts';
+import { createDeadlines } from './deadlines.ts';
+import { createHeartbeat } from './heartbeat.ts';
 import { statusFor } from './http-io.ts';
 import { isOriginAllowed } from './origin.ts';
+import { PREPARED_FRAME_DEFLATE, prepareTextFrame } from './prepared-frame.ts';
 import type { StoreStatus } from './store-status.ts';
-import { createStreamSession, type StreamSession } from './stream-socket.ts';
+import { createStreamSession, type SessionTimers, type StreamSession } from './stream-socket.ts';
 
 export const STREAM_PATH = '/v2/realtime/stream';
 
@@ -48,18 +51,18 @@ export function createStreamServer(ctx: ServerContext, store: StoreStatus): Stre
     maxPayload: options.maxPayloadBytes,
     clientTracking: false,
     handleProtocols: (protocols) => (protocols.has(STREAM_SUBPROTOCOL) ? STREAM_SUBPROTOCOL : false),
-    perMessageDeflate: options.compression
-      ? {
-          threshold: 1024,
-          serverNoContextTakeover: true,
-          clientNoContextTakeover: true,
-          serverMaxWindowBits: 10,
-          // Bounded zlib memory per socket: see NOTES.md, ws keeps a zlib stream per connection.
-          zlibDeflateOptions: { memLevel: 4 },
-          concurrencyLimit: 10,
-        }
-      : false,
+    // Sessions deflate each message once for all sockets (prepared-frame.ts); ws only negotiates
+    // and inflates what clients send. ws never deflates, so it keeps no deflate stream per socket.
+    perMessageDeflate: options.compression ? PREPARED_FRAME_DEFLATE : false,
   });
+  const timers: SessionTimers = {
+    // One tick for every socket; its ping frame is prepared once per tick.
+    heartbeat: createHeartbeat(options.heartbeatMs, (members, now) => {
+      const ping = prepareTextFrame(JSON.stringify({ type: 'ping', t: now }));
+      for (const session of members) session.beat(now, ping);
+    }),
+    expiry: createDeadlines((session) => session.expire()),
+  };
   const sessions = new Set<StreamSession>();
   const sockets = new Set<WebSocket>();
   const tcpSockets = new Set<Socket>();
@@ -88,17 +91,34 @@ export function createStreamServer(ctx: ServerContext, store: StoreStatus): Stre
     setTimeout(() => ws.terminate(), options.closeGraceMs).unref();
   }
 
-  function track(ws: WebSocket, socket: Duplex): void {
+  // Listeners shared by every socket (`this` is the emitter): no closures per connection.
+  function onTcpClose(this: Socket): void {
+    closedWireBytes += this.bytesWritten;
+    tcpSockets.delete(this);
+  }
+  function onWsClose(this: WebSocket): void {
+    sockets.delete(this);
+  }
+  function onSocketError(error: Error): void {
+    logger.warn('stream', 'socket error', { error: error.message });
+  }
+  function onUpgradeSocketError(error: Error): void {
+    logger.warn('upgrade', 'socket error', { error: error.message });
+  }
+  function onSessionClosed(session: StreamSession): void {
+    sessions.delete(session);
+    const left = (perUser.get(session.sub) ?? 1) - 1;
+    if (left <= 0) perUser.delete(session.sub);
+    else perUser.set(session.sub, left);
+  }
+
+  function track(ws: WebSocket, tcp: Socket): void {
     sockets.add(ws);
-    const tcp = socket as Socket;
     tcpSockets.add(tcp);
-    tcp.once('close', () => {
-      closedWireBytes += tcp.bytesWritten;
-      tcpSockets.delete(tcp);
-    });
-    ws.once('close', () => sockets.delete(ws));
+    tcp.on('close', onTcpClose);
+    ws.on('close', onWsClose);
     // Sockets refused after the accept have no session: without a listener an error would crash the process.
-    ws.on('error', (error) => logger.warn('stream', 'socket error', { error: error.message }));
+    ws.on('error', onSocketError);
   }
 
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -124,7 +144,7 @@ export function createStreamServer(ctx: ServerContext, store: StoreStatus): Stre
     }
     if (socket.destroyed) return;
     wss.handleUpgrade(req, socket, head, (ws) => {
-      track(ws, socket);
+      track(ws, socket as Socket);
       if (!streaming.enabled) {
         closeAccepted(ws, CloseCode.V2_DISABLED, new StreamError(ErrorCode.V2_DISABLED, 'streaming v2 is switched off: use v1 long-polling'));
         return;
@@ -140,18 +160,7 @@ export function createStreamServer(ctx: ServerContext, store: StoreStatus): Stre
       }
       perUser.set(claims.sub, count + 1);
       const connectionId = randomUUID();
-      const session = createStreamSession({
-        ws,
-        ctx,
-        claims,
-        connectionId,
-        onClosed: () => {
-          sessions.delete(session);
-          const left = (perUser.get(claims.sub) ?? 1) - 1;
-          if (left <= 0) perUser.delete(claims.sub);
-          else perUser.set(claims.sub, left);
-        },
-      });
+      const session = createStreamSession({ ws, tcp: socket as Socket, ctx, timers, claims, connectionId, onClosed: onSessionClosed });
       sessions.add(session);
       logger.info('upgrade', 'stream opened', { connectionId, sub: claims.sub, orgs: claims.orgs });
     });
@@ -172,7 +181,7 @@ export function createStreamServer(ctx: ServerContext, store: StoreStatus): Stre
 
   return {
     handleUpgrade(req, socket, head) {
-      socket.on('error', (error) => logger.warn('upgrade', 'socket error', { error: error.message }));
+      socket.on('error', onUpgradeSocketError);
       upgrade(req, socket, head).catch((error: unknown) => {
         logger.error('upgrade', 'upgrade failed', { error: String(error) });
         refuse(socket, new StreamError(ErrorCode.INTERNAL, 'the upgrade failed on the server'));
@@ -206,6 +215,8 @@ export function createStreamServer(ctx: ServerContext, store: StoreStatus): Stre
         ),
       );
       await new Promise<void>((resolve) => wss.close(() => resolve()));
+      timers.heartbeat.close();
+      timers.expiry.close();
     },
   };
 }

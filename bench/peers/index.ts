@@ -30,7 +30,7 @@ export const FAN_OUT_PEERS: PeerVariant[] = [
   { peer: 'raw-ws', label: 'raw ws', server: { mode: 'plain' }, deflate: false },
 ];
 
-/** The compression variants: ours with deflate, ws's per-socket deflate, and the compress-once prototype. */
+/** The compression variants: ours with deflate, ws's per-socket deflate, and the raw ws broadcaster with compress-once frames. */
 export const DEFLATE_PEERS: PeerVariant[] = [
   { peer: 'ours', label: 'ours + deflate', server: { compression: true, store: 'memory' }, deflate: true },
   { peer: 'raw-ws', label: 'raw ws + per-socket deflate', server: { mode: 'deflate' }, deflate: true },

@@ -9,7 +9,7 @@ export type PeerId = 'ours' | 'raw-ws' | 'socket-io';
  * - `deflate`: the same with `ws`'s permessage-deflate, no context takeover, threshold 0 (one
  *   deflate per socket per event);
  * - `compress-once`: deflate the event once without context takeover, frame it once, write the
- *   same bytes to every socket (see servers/compress-once.ts).
+ *   same bytes to every socket (see servers/compress-once.ts, server/prepared-frame.ts).
  */
 export type RawWsMode = 'plain' | 'deflate' | 'compress-once';
 

@@ -1,7 +1,7 @@
 /**
  * Compression: bytes on the wire per event of the mix and saturated fan-out throughput, with
  * permessage-deflate off and on: ours (its ws options), ws's per-socket deflate, and the
- * compress-once prototype (servers/compress-once.ts).
+ * raw ws broadcaster with compress-once frames (servers/compress-once.ts).
  */
 import { measureLoad, type BenchContext } from '../bench-context.ts';
 import { DEFLATE_PEERS, FAN_OUT_PEERS, type PeerVariant } from '../peers/index.ts';

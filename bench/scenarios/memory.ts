@@ -9,7 +9,7 @@ import { DEFLATE_PEERS, FAN_OUT_PEERS, type PeerVariant, type ServerStats } from
 import type { MemoryCase, MemoryFigures } from '../results-types.ts';
 
 const round1 = (value: number) => Math.round(value * 10) / 10;
-/** Above ours' 1 KiB deflate threshold: the first message must actually be compressed. */
+/** Above the deflate thresholds of every peer (ours: 256 bytes): the first message must actually be compressed. */
 const FIRST_MESSAGE_BYTES = 1500;
 
 function figures(baseline: ServerStats, now: ServerStats, sockets: number): MemoryFigures {

@@ -8,7 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { RawWsMode } from '../peers/types.ts';
 import { createStamper, eventsFrameText, handlePublish } from './bench-events.ts';
-import { acceptsDeflate, COMPRESS_ONCE_DEFLATE, prepareTextFrame } from './compress-once.ts';
+import { acceptsDeflate, COMPRESS_ONCE_DEFLATE, prepareFrame } from './compress-once.ts';
 import { serveServer } from './server-commands.ts';
 
 interface Member {
@@ -30,12 +30,8 @@ function deflateOptions(mode: RawWsMode) {
 
 function broadcast(mode: RawWsMode, text: string, members: Set<Member>): void {
   if (mode === 'compress-once') {
-    let compressed: Buffer | null = null;
-    let plain: Buffer | null = null;
-    for (const member of members) {
-      if (member.deflate) member.tcp.write((compressed ??= prepareTextFrame(text, true)));
-      else member.tcp.write((plain ??= prepareTextFrame(text, false)));
-    }
+    const frame = prepareFrame(text);
+    for (const member of members) member.tcp.write(member.deflate ? frame.deflated() : frame.plain);
     return;
   }
   const data = Buffer.from(text);
