@@ -7,6 +7,17 @@ export interface FanOutSize {
   rates: number[];
 }
 
+/** Scale-out: SQLite in one process vs Redis Streams in one and in two processes, same load. */
+export interface ScaleOutSize {
+  sockets: number;
+  orgs: number;
+  /** Fixed rate, events/s over all orgs: below saturation in every case, so latency is not queueing. */
+  rate: number;
+  warmupMs: number;
+  /** Measure window of each of a case's three loads (saturation, fixed rate, publish latency). */
+  measureMs: number;
+}
+
 export interface BenchParams {
   fanOut: FanOutSize[];
   /** Saturation: events outstanding at once. */
@@ -21,6 +32,7 @@ export interface BenchParams {
   /** Events/s published while a replay runs. */
   replayLiveRate: number;
   browser: { tabs: number[]; measureMs: number; eventsPerSec: number } | null;
+  scaleOut: ScaleOutSize;
 }
 
 export const FULL: BenchParams = {
@@ -39,6 +51,7 @@ export const FULL: BenchParams = {
   replayRuns: 3,
   replayLiveRate: 50,
   browser: { tabs: [1, 5], measureMs: 10_000, eventsPerSec: 5 },
+  scaleOut: { sockets: 500, orgs: 5, rate: 100, warmupMs: 2000, measureMs: 5000 },
 };
 
 export const QUICK: BenchParams = {
@@ -53,6 +66,7 @@ export const QUICK: BenchParams = {
   replayRuns: 1,
   replayLiveRate: 50,
   browser: null,
+  scaleOut: { sockets: 20, orgs: 2, rate: 20, warmupMs: 200, measureMs: 300 },
 };
 
 /**
@@ -78,6 +92,7 @@ export function fitToFdLimit(params: BenchParams, fdLimit: number): { params: Be
       fanOut: params.fanOut.map((size) => ({ ...size, sockets: cap(size.sockets, `fan-out ${size.sockets}×${size.orgs}`) })),
       compressionSockets: cap(params.compressionSockets, 'compression'),
       memorySockets: cap(params.memorySockets, 'memory'),
+      scaleOut: { ...params.scaleOut, sockets: cap(params.scaleOut.sockets, 'scale-out') },
     },
     notes,
   };

@@ -35,6 +35,14 @@ describe('bench --quick', () => {
     expect(results.replay.map((item) => item.store)).toEqual(['memory', 'sqlite']);
     for (const item of results.replay) expect(item.seamIntactEveryRun).toBe(true);
 
+    expect(results.scaleOut?.map((item) => item.label)).toEqual(['SQLite, 1 process', 'Redis, 1 process', 'Redis, 2 processes']);
+    for (const item of results.scaleOut ?? []) {
+      expect(item.connect.failed).toBe(0);
+      expect(item.connections.reduce((a, b) => a + b, 0)).toBe(item.sockets);
+      expect(item.saturation?.load.deliveries).toBeGreaterThan(0);
+      expect(item.fixed?.load.missing).toBe(0);
+      expect(item.publish?.errors).toBe(0);
+    }
     expect(results.browser.skipped).not.toBeNull();
     expect(results.targets).toHaveLength(11);
     expect(results.targets.filter((item) => item.met !== null).map((item) => item.target)).toEqual(

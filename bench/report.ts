@@ -1,5 +1,5 @@
 /** bench/RESULTS.md and the SVG charts, generated from the results JSON alone. */
-import type { BenchResults, FanOutCase, MeasuredLoad } from './results-types.ts';
+import type { BenchResults, FanOutCase, MeasuredLoad, ScaleOutCase } from './results-types.ts';
 import { renderLineChart, type ChartSeries } from './svg-chart.ts';
 
 const COLORS: Record<string, string> = { ours: '#d62728', 'Socket.IO': '#1f77b4', 'raw ws': '#2ca02c' };
@@ -131,10 +131,10 @@ function compressionSection(results: BenchResults): string {
     '',
   );
   out.push(
-    '`ours + deflate` is the server as configured (`compression: true`: no context takeover, 1 KiB threshold, so smaller events go uncompressed). ' +
+    '`ours + deflate` is the server as configured (`compression: true`): each burst of events deflated once (no context takeover, 256-byte threshold) and the same frame written to every socket (`server/prepared-frame.ts`). ' +
       '`raw ws + per-socket deflate` is `ws` with permessage-deflate, no context takeover and threshold 0: one deflate per socket per event. ' +
-      '`raw ws + compress once` is the prototype in `bench/servers/compress-once.ts`: `server_no_context_takeover`, each event deflated once, framed once with ' +
-      "`ws`'s `Sender.frame` (RSV1 set) and the same bytes written to every socket's TCP socket. " +
+      '`raw ws + compress once` is the bare broadcaster with the same prepared frames (`bench/servers/compress-once.ts` → `server/prepared-frame.ts`): `server_no_context_takeover`, each event deflated once, framed once ' +
+      "(RSV1 set) and the same bytes written to every socket's TCP socket. " +
       'The load generator inflates with a synchronous one-shot inflate (`bench/peers/sync-inflate.ts`; ws\'s async per-socket inflate made the load generator, not the server, the bottleneck). ' +
       'Server CPU µs per delivery is the cost that does not depend on who the bottleneck was.',
     '',
@@ -181,6 +181,90 @@ function replaySection(results: BenchResults): string {
   for (const item of results.replay) {
     out.push(`- ${item.store}: median ${ms(item.medianConnectToLiveMs)} ms, max ${ms(item.maxConnectToLiveMs)} ms${item.error ? `; **error**: ${item.error}` : ''}`);
   }
+  return `${out.join('\n')}\n`;
+}
+
+function scaleOutSection(results: BenchResults): string {
+  const out: string[] = ['## Scale-out: SQLite vs Redis Streams, one and two processes', ''];
+  const cases = results.scaleOut ?? [];
+  if (cases.length === 0) return `${out.join('\n')}\nNot measured in this run.\n`;
+  const first = cases[0] as ScaleOutCase;
+  const rate = first.fixed?.load.rate ?? results.parameters.scaleOut?.rate ?? null;
+  out.push(
+    `${first.sockets.toLocaleString('en-US')} sockets over ${first.orgs} orgs (events round-robin over the orgs, each reaching its org's ${Math.round(first.sockets / first.orgs).toLocaleString('en-US')} sockets), the same load in every case: \`server/main.ts\` processes configured by the environment ` +
+      '(`REALTIME_STORE`), one on the embedded SQLite log, one on Redis, two on one Redis with the sockets split evenly and every publish sent to the first ' +
+      '(so half of the deliveries cross processes through Redis). Publish→receive is measured by the load generator as in Fan-out; ' +
+      `publish latency is \`POST /v1/events\` → \`201\` (the append is durable), timed by the runner at ${rate ?? '–'} events/s in a separate window with every socket subscribed. ` +
+      'Ratios divide by SQLite (1 process): above 1× is more deliveries/s, or a longer latency. Server CPU is per process, read from /proc; every process, Redis and the load generator share the same cores. ' +
+        '"Other CPU" is the machine\'s busy time in the window minus all of those (the runner and anything else running): when it is high, the figures are skewed.',
+    '',
+  );
+  const base = cases.find((item) => item.store === 'sqlite');
+  const vsBase = (pick: (item: ScaleOutCase) => number | null | undefined, item: ScaleOutCase) => (item === base ? '1×' : times(ratio(pick(item), base ? pick(base) : null)));
+  const saturation = (item: ScaleOutCase) => item.saturation?.load.deliveriesPerSec;
+  const fixedP99 = (item: ScaleOutCase) => item.fixed?.load.latency.p99;
+  const publishP99 = (item: ScaleOutCase) => item.publish?.latency.p99;
+  out.push(
+    table(
+      ['case', 'deliveries/s at saturation', 'vs SQLite', `p99 publish→receive at ${rate ?? '–'}/s ms`, 'vs SQLite', 'publish p99 ms (POST → 201)', 'vs SQLite'],
+      cases.map((item) => [item.label, num(saturation(item)), vsBase(saturation, item), ms(fixedP99(item)), vsBase(fixedP99, item), ms(publishP99(item)), vsBase(publishP99, item)]),
+    ),
+    '',
+  );
+  out.push(
+    '**Saturation**',
+    '',
+    table(
+      ['case', 'sockets per process', 'subscriptions per process', 'events/s', 'p50 ms', 'p99 ms', 'server CPU per process', 'Redis CPU', 'load-gen CPU', 'other CPU'],
+      cases.map((item) => {
+        const run = item.saturation;
+        return [
+          item.label,
+          item.connections.join(' + ') || '–',
+          item.subscriptions.join(' + ') || '–',
+          num(run?.load.eventsPerSec, 1),
+          ms(run?.load.latency.p50),
+          ms(run?.load.latency.p99),
+          run ? run.servers.map((server) => `${server.cpuPercent}%`).join(' + ') : '–',
+          run?.redis ? `${run.redis.cpuPercent}%` : '–',
+          run ? `${run.load.loadGeneratorCpuPercent}%` : '–',
+          run?.otherCpuPercent === null || run?.otherCpuPercent === undefined ? '–' : `${run.otherCpuPercent}%`,
+        ];
+      }),
+    ),
+    '',
+    `**${rate ?? '–'} events/s** (publish→receive; then \`POST\` → \`201\` in its own window)`,
+    '',
+    table(
+      ['case', 'deliveries/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'missing / owed', 'server CPU per process', 'Redis CPU', 'other CPU', 'publish p50 ms', 'publish p99 ms', 'publish max ms', 'publish errors'],
+      cases.map((item) => {
+        const run = item.fixed;
+        const publish = item.publish;
+        return [
+          item.label,
+          num(run?.load.deliveriesPerSec),
+          ms(run?.load.latency.p50),
+          ms(run?.load.latency.p90),
+          ms(run?.load.latency.p99),
+          ms(run?.load.latency.max),
+          run ? `${num(run.load.missing)} / ${num(run.load.expected)}` : '–',
+          run ? run.servers.map((server) => `${server.cpuPercent}%`).join(' + ') : '–',
+          run?.redis ? `${run.redis.cpuPercent}%` : '–',
+          run?.otherCpuPercent === null || run?.otherCpuPercent === undefined ? '–' : `${run.otherCpuPercent}%`,
+          ms(publish?.latency.p50),
+          ms(publish?.latency.p99),
+          ms(publish?.latency.max),
+          publish ? `${num(publish.errors)} of ${num(publish.published + publish.errors)}` : '–',
+        ];
+      }),
+    ),
+    '',
+  );
+  for (const store of ['sqlite', 'redis'] as const) {
+    const note = cases.find((item) => item.store === store)?.storeNote;
+    if (note) out.push(`- ${store === 'sqlite' ? 'SQLite' : 'Redis'}: ${note}`);
+  }
+  for (const item of cases.filter((candidate) => candidate.error)) out.push(`- ${item.label}: **error**: ${item.error}`);
   return `${out.join('\n')}\n`;
 }
 
@@ -244,7 +328,7 @@ export function renderResultsMarkdown(results: BenchResults): string {
   if (results.notes.length > 0) out.push('Notes:', '', ...results.notes.map((note) => `- ${note}`), '');
   out.push('## Targets', '');
   out.push(table(['target', 'figure', 'met'], results.targets.map((item) => [item.target, item.figure, item.met === null ? 'not measured' : item.met ? 'met' : '**not met**'])), '');
-  out.push(fanOutSection(results), compressionSection(results), '', memorySection(results), '', replaySection(results), browserSection(results));
+  out.push(fanOutSection(results), compressionSection(results), '', memorySection(results), '', replaySection(results), scaleOutSection(results), browserSection(results));
   out.push('', 'Raw figures (every run, with parameters): `bench/results/latest.json`.', '');
   return out.join('\n');
 }

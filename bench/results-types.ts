@@ -1,4 +1,5 @@
 /** The shape of bench/results/*.json: every figure of one run. */
+import type { LatencySummary } from './latency-recorder.ts';
 import type { LoadResult, ReplayResult, ConnectResult, DeliverOneResult } from './load-types.ts';
 import type { MachineInfo } from './machine.ts';
 import type { BenchParams } from './params.ts';
@@ -100,6 +101,56 @@ export interface BrowserResult {
   error: string | null;
 }
 
+/** A process's CPU and RSS over a measure window, read from /proc (the scale-out servers are plain processes). */
+export interface ProcessUsage {
+  /** user + system CPU ÷ wall time (100 = one core). */
+  cpuPercent: number;
+  /** Share of that CPU spent in the kernel. */
+  systemShare: number;
+  rssMiB: number;
+}
+
+export interface ScaleOutLoad {
+  load: LoadResult;
+  /** Each server process, in the case's order (the first one takes every publish). */
+  servers: ProcessUsage[];
+  /** redis-server (Redis cases; null for SQLite or when its process was not found). */
+  redis: ProcessUsage | null;
+  /**
+   * Machine CPU in the window not spent by the servers, Redis or the load generator (the runner and
+   * anything else running): other work skews the figures. Null where /proc/stat could not be read.
+   */
+  otherCpuPercent: number | null;
+}
+
+/** `POST /v1/events` → `201`, timed by the runner at the fixed rate with every socket subscribed. */
+export interface PublishLatency {
+  rate: number;
+  measuredMs: number;
+  published: number;
+  errors: number;
+  latency: LatencySummary;
+}
+
+export interface ScaleOutCase {
+  /** e.g. `SQLite, 1 process`, `Redis, 2 processes`. */
+  label: string;
+  store: 'sqlite' | 'redis';
+  processes: number;
+  sockets: number;
+  orgs: number;
+  /** How the store was configured (durability), and its version. */
+  storeNote: string;
+  connect: ConnectResult;
+  /** `activeConnections` and `connectionPoolStats.totalSubscriptions` of each process once connected. */
+  connections: number[];
+  subscriptions: number[];
+  saturation: ScaleOutLoad | null;
+  fixed: ScaleOutLoad | null;
+  publish: PublishLatency | null;
+  error: string | null;
+}
+
 export interface TargetCheck {
   target: string;
   /** null: not measured in this run. */
@@ -120,5 +171,7 @@ export interface BenchResults {
   memory: MemoryCase[];
   replay: ReplayCase[];
   browser: BrowserResult;
+  /** Absent in results written before the scale-out scenario existed. */
+  scaleOut?: ScaleOutCase[];
   targets: TargetCheck[];
 }

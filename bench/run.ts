@@ -4,7 +4,7 @@
  *
  *   --quick          tiny sizes (runs inside `npm test`): results/quick.json, and RESULTS.md + charts
  *                    in a temp directory, so the real results stay untouched
- *   --only=a,b       only these scenarios (fan-out, compression, memory, replay, browser); written
+ *   --only=a,b       only these scenarios (fan-out, compression, memory, replay, scale-out, browser); written
  *                    like --quick, to a temp directory
  *   --render         no measuring: regenerate RESULTS.md and the charts from results/latest.json
  *
@@ -25,10 +25,11 @@ import { runCompression } from './scenarios/compression.ts';
 import { runFanOut } from './scenarios/fan-out.ts';
 import { runMemory } from './scenarios/memory.ts';
 import { runReplay } from './scenarios/replay.ts';
+import { runScaleOut } from './scenarios/scale-out.ts';
 import { checkTargets } from './targets.ts';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
-const SCENARIOS = ['fan-out', 'compression', 'memory', 'replay', 'browser'] as const;
+const SCENARIOS = ['fan-out', 'compression', 'memory', 'replay', 'scale-out', 'browser'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 function selectedScenarios(argv: string[]): Set<Scenario> {
@@ -51,6 +52,7 @@ function failures(results: BenchResults): string[] {
     ...results.compression.filter((item) => item.error).map((item) => `compression ${item.label}: ${item.error}`),
     ...results.memory.filter((item) => item.error).map((item) => `memory ${item.label}: ${item.error}`),
     ...results.replay.filter((item) => item.error).map((item) => `replay ${item.store}: ${item.error}`),
+    ...(results.scaleOut ?? []).filter((item) => item.error).map((item) => `scale-out ${item.label}: ${item.error}`),
     ...(results.browser.error ? [`browser: ${results.browser.error}`] : []),
   ];
 }
@@ -111,6 +113,7 @@ async function main(): Promise<number> {
     compression: [],
     memory: [],
     replay: [],
+    scaleOut: [],
     browser: { skipped: 'not selected', tabs: [], cost: [], error: null },
   };
   try {
@@ -118,6 +121,7 @@ async function main(): Promise<number> {
     if (scenarios.has('compression')) results.compression = await runCompression(ctx);
     if (scenarios.has('memory')) results.memory = await runMemory(ctx);
     if (scenarios.has('replay')) results.replay = await runReplay(ctx);
+    if (scenarios.has('scale-out')) results.scaleOut = await runScaleOut(ctx);
     if (scenarios.has('browser')) results.browser = await runBrowserScenario(ctx, quick);
   } finally {
     await ctx.loadGenerator.stop();
