@@ -32,6 +32,8 @@ test('default on: no flag → v2 over one WebSocket, a published event renders, 
   }
   const got = await expectExactlyOnce(page, ids);
   await expect(page.locator(`[data-event-id="${ids[0]}"]`)).toBeVisible();
+  // The status (and so the demo's cursor field) follows delivery within its coalescing window.
+  await expect(page.getByTestId('cursor')).toContainText(ids.at(-1)!);
   await page.screenshot({ path: 'docs/screenshots/demo.png' });
   expect(got.every((event) => !event.replayed)).toBe(true);
 
