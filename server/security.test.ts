@@ -6,7 +6,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CloseCode, ErrorCode, type StreamEvent } from '../protocol/index.ts';
 import { createTokenAuthority } from './auth.ts';
 import { randomSecret } from './config.ts';
@@ -23,18 +23,11 @@ import {
   type JsonResponse,
   type TestClient,
   type TestServer,
+  closeAfterEach,
 } from './test-support.ts';
 
 let server: TestServer;
-const clients: TestClient[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.close()));
-  await server?.close();
-});
-const track = (client: TestClient) => {
-  clients.push(client);
-  return client;
-};
+const { track, clients } = closeAfterEach(() => server);
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');

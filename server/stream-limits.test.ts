@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createTokenAuthority } from './auth.ts';
 import { randomSecret } from './config.ts';
 import {
@@ -12,20 +12,12 @@ import {
   requestJson,
   seqs,
   startTestServer,
-  type TestClient,
   type TestServer,
+  closeAfterEach,
 } from './test-support.ts';
 
 let server: TestServer;
-const clients: TestClient[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.close()));
-  await server?.close();
-});
-const track = (client: TestClient) => {
-  clients.push(client);
-  return client;
-};
+const { track } = closeAfterEach(() => server);
 
 const base64url = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
 

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createMemoryEventLog } from './memory-event-log.ts';
 import {
   appendEvents,
@@ -8,20 +8,12 @@ import {
   requestJson,
   seqs,
   startTestServer,
-  type TestClient,
   type TestServer,
+  closeAfterEach,
 } from './test-support.ts';
 
 let server: TestServer;
-const clients: TestClient[] = [];
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((client) => client.close()));
-  await server?.close();
-});
-const track = (client: TestClient) => {
-  clients.push(client);
-  return client;
-};
+const { track, clients } = closeAfterEach(() => server);
 
 describe('v2 stream: replay and live', () => {
   it('answers the realtime.v2 subprotocol, never the bearer token, and welcomes with the token facts', async () => {

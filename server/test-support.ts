@@ -3,6 +3,7 @@
  * in-memory log and captured log lines, real `ws` clients that record every frame, and JSON
  * requests.
  */
+import { afterEach } from 'vitest';
 import { WebSocket } from 'ws';
 import { parseServerMessage, type ServerMessage, type StreamEvent } from '../protocol/index.ts';
 import type { Scope } from './auth.ts';
@@ -275,4 +276,27 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/**
+ * Registers an afterEach that closes every client passed to `track` (then forgets them) and the
+ * server `currentServer()` returns, so a failing test leaks no socket or port. `clients` is the
+ * live list of tracked clients.
+ */
+export function closeAfterEach(currentServer: () => TestServer | undefined): {
+  track: <T extends TestClient>(client: T) => T;
+  clients: TestClient[];
+} {
+  const clients: TestClient[] = [];
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((client) => client.close()));
+    await currentServer()?.close();
+  });
+  return {
+    clients,
+    track: (client) => {
+      clients.push(client);
+      return client;
+    },
+  };
 }

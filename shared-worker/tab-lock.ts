@@ -4,33 +4,20 @@
  * it only when the tab is gone (closed, crashed, navigated away).
  */
 
+import { holdLifetimeLock, watchLifetimeLock } from './lifetime-lock.ts';
+
 const tabLockName = (tabId: string): string => `realtime-tab-${tabId}`;
 
 /** Holds the tab's lock until the page dies; resolves once it is held (attach only after that). */
 export function holdTabLock(tabId: string, locks: LockManager | undefined = globalThis.navigator?.locks): Promise<void> {
-  if (!locks) return Promise.resolve();
-  return new Promise<void>((held) => {
-    void locks.request(tabLockName(tabId), () => {
-      held();
-      return new Promise<never>(() => {});
-    });
-  });
+  return holdLifetimeLock(tabLockName(tabId), locks);
 }
 
-/** Calls `onGone` when the tab's lock is released; the returned function stops watching. */
+/** Calls `onGone` when the tab's lock is released; the returned function stops watching (explicit detach). */
 export function watchTabLock(
   tabId: string,
   onGone: () => void,
   locks: LockManager | undefined = globalThis.navigator?.locks,
 ): () => void {
-  if (!locks) return () => {};
-  const controller = new AbortController();
-  locks
-    .request(tabLockName(tabId), { signal: controller.signal }, () => {
-      onGone();
-    })
-    .catch(() => {
-      // Aborted: the tab detached explicitly.
-    });
-  return () => controller.abort();
+  return watchLifetimeLock(tabLockName(tabId), 'exclusive', onGone, locks);
 }

@@ -15,6 +15,7 @@
  * Watching starts only after `attached`, so a tab never mistakes a worker that has not taken the
  * lock yet for a dead one.
  */
+import { holdLifetimeLock, watchLifetimeLock } from './lifetime-lock.ts';
 import { silentLogger, type Logger } from './logger.ts';
 import { wrapMessagePort, type TabPort, type TabToHub } from './port-messages.ts';
 
@@ -27,15 +28,9 @@ const workerLockName = (build: string): string => `realtime-worker-${build}`;
 export function holdWorkerLock(
   build: string,
   locks: LockManager | undefined = globalThis.navigator?.locks,
-  until: Promise<unknown> = new Promise<never>(() => {}),
+  until?: Promise<unknown>,
 ): Promise<void> {
-  if (!locks) return Promise.resolve();
-  return new Promise<void>((held) => {
-    void locks.request(workerLockName(build), () => {
-      held();
-      return until;
-    });
-  });
+  return holdLifetimeLock(workerLockName(build), locks, until);
 }
 
 /** Calls `onGone` once when the worker of `build` no longer holds its lock; returns a cancel function. */
@@ -44,17 +39,8 @@ export function watchWorkerLock(
   onGone: () => void,
   locks: LockManager | undefined = globalThis.navigator?.locks,
 ): () => void {
-  if (!locks) return () => {};
-  const controller = new AbortController();
-  locks
-    .request(workerLockName(build), { mode: 'shared', signal: controller.signal }, () => {
-      // Return at once: a new worker needs this lock exclusively.
-      onGone();
-    })
-    .catch(() => {
-      // Aborted: this tab stopped watching (closed, or already restarting the worker).
-    });
-  return () => controller.abort();
+  // Shared: every tab of the origin waits on the one worker.
+  return watchLifetimeLock(workerLockName(build), 'shared', onGone, locks);
 }
 
 export interface WorkerPortOptions {
