@@ -455,6 +455,17 @@ describe('engine on several servers', () => {
     ]);
     expect(t.engine.status().server).toBe(B);
   });
+
+  it('stays on the same server when a poll is turned away with 429 (too many open polls)', async () => {
+    const t = setup({ servers: [A, B], flagReason: 'forced-off' });
+    t.pollAnswers.push(new PollError(new StreamError(ErrorCode.TOO_MANY_CONNECTIONS, 'too many polls'), 429));
+    t.engine.setInterest(ORG, ['finance'], 'e1:1');
+    t.engine.start();
+    await vi.advanceTimersByTimeAsync(0);
+    await vi.advanceTimersByTimeAsync(500);
+    expect(t.polls.map((poll) => poll.server)).toEqual([A, A]);
+    expect(t.engine.status().server).toBe(A);
+  });
 });
 
 describe('engine token reuse', () => {

@@ -41,7 +41,7 @@ import {
 } from '../protocol/index.ts';
 import { backoff, DEFAULT_BACKOFF, type BackoffRange } from './backoff.ts';
 import { silentLogger, type Logger } from './logger.ts';
-import type { Poll } from './poll.ts';
+import { PollError, type Poll } from './poll.ts';
 import { createServerRing } from './server-ring.ts';
 import { createTokenCache } from './token-cache.ts';
 import { TOKEN_REUSE_MARGIN_MS } from './token-reuse.ts';
@@ -358,7 +358,9 @@ export function createEngine(options: EngineOptions): Engine {
       options.onError(new StreamError(error.code, error.message));
     },
     onRetry(org, position, delay, error) {
-      failover(position, 'poll failed');
+      // Only a server that failed (unreachable, 5xx) is left for the next one: a 429 or an expired
+      // token says nothing about the server, and moving would only spread the load.
+      if (!(error instanceof PollError) || error.status === 0 || error.status >= 500) failover(position, 'poll failed');
       setState('reconnecting', 'poll failed');
       connection('reconnecting', {
         org,
