@@ -11,7 +11,7 @@ import type { StreamEvent } from '../protocol/index.ts';
 import type { ServerOptions } from './config.ts';
 import { createRedisEventLog } from './redis-event-log.ts';
 import { startRedisTestServer, type RedisTestServer } from './redis-test-server.ts';
-import { connectReady, range, requestJson, seqs, startTestServer, type TestClient, type TestServer } from './test-support.ts';
+import { appendEvents, connectReady, range, requestJson, seqs, startTestServer, type TestClient, type TestServer } from './test-support.ts';
 
 // A missing redis-server fails the Redis half here, with the apt-get command to run.
 let redis: RedisTestServer;
@@ -70,16 +70,6 @@ const STORES: Record<'sqlite' | 'redis', () => StoreFixture> = {
 
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 
-/** Appends `count` events in parallel batches (one Redis round trip carries many); ids in order. */
-async function appendMany(server: TestServer, org: string, count: number): Promise<StreamEvent[]> {
-  const out: StreamEvent[] = [];
-  for (let start = 0; start < count; start += 200) {
-    const batch = Array.from({ length: Math.min(200, count - start) }, (_, i) => server.log.append({ org, service: 'finance', type: 'test.event', data: { i: start + i } }));
-    out.push(...(await Promise.all(batch)));
-  }
-  return out;
-}
-
 /** Publishes through `POST /v1/events` and returns the acknowledged ids. */
 async function publishVia(server: TestServer, count: number, first = 1): Promise<string[]> {
   const token = await server.token({ scopes: ['publish'] });
@@ -136,6 +126,10 @@ describe.each(['sqlite', 'redis'] as const)('server integration on %s', (kind) =
     expect(live).toEqual({ type: 'live', org: 'a', cursor: ids[29], replayed: 20 });
     expect(client.events('a').map((event) => event.id)).toEqual(ids.slice(10));
     expect(client.events('a').map((event) => (event.data as { n: number }).n)).toEqual(range(11, 30));
+    expect(client.messages.filter((m) => m.type === 'events').every((m) => m.type === 'events' && m.replayed)).toBe(true);
+    // `subscribed` is sent before the replay starts.
+    const order = client.messages.map((m) => m.type);
+    expect(order.indexOf('subscribed')).toBeLessThan(order.indexOf('events'));
 
     const more = await publishVia(server, 3, 31);
     const all = await client.waitForEvents('a', 23);
@@ -146,7 +140,7 @@ describe.each(['sqlite', 'redis'] as const)('server integration on %s', (kind) =
 
   it('keeps the seam free of gaps and duplicates while 500 events are appended during a 2,000-event replay', async () => {
     const server = await start({ replayPageSize: 100 });
-    await appendMany(server, 'a', 2000);
+    await appendEvents(server, 'a', 2000);
     const client = track(await connectReady(server));
     client.send({ type: 'subscribe', org: 'a', services: ['*'], cursor: `${server.log.epoch}:0` });
     let liveBeforePublishing = true;
@@ -173,23 +167,23 @@ describe.each(['sqlite', 'redis'] as const)('server integration on %s', (kind) =
   it('v1 and v2 interleaved on one cursor see every event exactly once', async () => {
     const server = await start();
     const token = await server.token();
-    await appendMany(server, 'a', 5);
+    await appendEvents(server, 'a', 5);
     const first = track(await connectReady(server));
     first.send({ type: 'subscribe', org: 'a', services: ['*'], cursor: `${server.log.epoch}:0` });
     await first.waitFor('live');
     const seen = [...first.events('a')];
     await first.close();
-    await appendMany(server, 'a', 4);
+    await appendEvents(server, 'a', 4);
     const v1 = await requestJson(`${server.url}/v1/realtime/poll?org=a&cursor=${seen.at(-1)!.id}`, { headers: bearer(token) });
     seen.push(...v1.body.events);
-    await appendMany(server, 'a', 3);
+    await appendEvents(server, 'a', 3);
     const second = track(await connectReady(server));
     second.send({ type: 'subscribe', org: 'a', services: ['*'], cursor: v1.body.cursor });
     await second.waitFor('live');
-    await appendMany(server, 'a', 1);
+    await appendEvents(server, 'a', 1);
     const fromV2 = await second.waitForEvents('a', 4);
     seen.push(...fromV2);
-    await appendMany(server, 'a', 2);
+    await appendEvents(server, 'a', 2);
     const v1Again = await requestJson(`${server.url}/v1/realtime/poll?org=a&cursor=${fromV2.at(-1)!.id}`, { headers: bearer(token) });
     seen.push(...v1Again.body.events);
     expect(seqs(seen)).toEqual(range(1, 15));
@@ -230,12 +224,12 @@ describe.each(['sqlite', 'redis'] as const)('server integration on %s', (kind) =
 
   it('resets a foreign-epoch cursor and a cursor past the head, then goes live from the head', async () => {
     const server = await start();
-    await appendMany(server, 'a', 3);
+    await appendEvents(server, 'a', 3);
     const client = track(await connectReady(server));
     client.send({ type: 'subscribe', org: 'a', services: ['*'], cursor: 'oldepoch:7' });
     expect(await client.waitFor('reset')).toEqual({ type: 'reset', org: 'a', reason: 'epoch', from: 'oldepoch:7', cursor: `${server.log.epoch}:3`, lost: null });
     expect((await client.waitFor('live')).cursor).toBe(`${server.log.epoch}:3`);
-    await appendMany(server, 'a', 1);
+    await appendEvents(server, 'a', 1);
     expect(seqs(await client.waitForEvents('a', 1))).toEqual([4]);
 
     const ahead = track(await connectReady(server));
@@ -256,7 +250,7 @@ describe.each(['sqlite', 'redis'] as const)('server integration on %s', (kind) =
       }),
     );
     expect(server.hubStats().totalSubscriptions).toBe(1);
-    const appended = await appendMany(server, 'a', 50);
+    const appended = await appendEvents(server, 'a', 50);
     for (const client of sockets) expect((await client.waitForEvents('a', 50)).map((event) => event.id)).toEqual(appended.map((event) => event.id));
   });
 });
