@@ -52,3 +52,12 @@ export function isAfter(candidate: string, last: string | null | undefined): boo
 export function isCursor(value: unknown): value is string {
   return parseCursor(value) !== null;
 }
+
+/**
+ * The position just before the event `id` (`epoch:seq-1`), so that resuming from it delivers that
+ * event; null when `id` is not a cursor.
+ */
+export function cursorBefore(id: string): string | null {
+  const cursor = parseCursor(id);
+  return cursor ? formatCursor({ epoch: cursor.epoch, seq: Math.max(0, cursor.seq - 1) }) : null;
+}

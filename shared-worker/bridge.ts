@@ -38,7 +38,10 @@ export function createBridge(win: Window | undefined, current: () => ClientStatu
   win.addEventListener(BRIDGE_READY_EVENT, onReady);
   return {
     status: (status) => post({ source: BRIDGE_SOURCE, kind: 'status', status }),
-    event: (event, replayed, receivedAt) => post({ source: BRIDGE_SOURCE, kind: 'event', event, replayed, receivedAt }),
+    // Per event: without the extension, no message object is even built.
+    event: (event, replayed, receivedAt) => {
+      if (enabled) post({ source: BRIDGE_SOURCE, kind: 'event', event, replayed, receivedAt });
+    },
     connection: (what, detail, at) => post({ source: BRIDGE_SOURCE, kind: 'connection', what, detail, at }),
     close: () => win.removeEventListener(BRIDGE_READY_EVENT, onReady),
   };

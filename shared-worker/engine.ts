@@ -29,6 +29,7 @@ import {
   CloseCode,
   ErrorCode,
   StreamError,
+  cursorBefore,
   isAfter,
   parseCursor,
   type ConnectionEventKind,
@@ -379,8 +380,8 @@ export function createEngine(options: EngineOptions): Engine {
     }
     if (response.reset) {
       // The position just before the first event we get, so that event is delivered, not dropped.
-      const first = response.events[0] ? parseCursor(response.events[0].id) : null;
-      const position = first ? `${first.epoch}:${Math.max(0, first.seq - 1)}` : response.cursor;
+      const first = response.events[0];
+      const position = (first && cursorBefore(first.id)) || response.cursor;
       cursors.set(org, position);
       const reset = { ...response.reset, cursor: position };
       connection('reset', { org, ...reset });

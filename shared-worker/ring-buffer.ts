@@ -4,7 +4,7 @@
  * its oldest event (`base`), so it can tell "I cover everything after your cursor" from "there is
  * a gap: fetch it".
  */
-import { parseCursor, type StreamEvent } from '../protocol/index.ts';
+import { cursorBefore, parseCursor, type StreamEvent } from '../protocol/index.ts';
 
 export type RingAnswer =
   /** Every event after the cursor, oldest first (possibly none). */
@@ -54,8 +54,7 @@ export function createRingBuffer(capacity = 1000): RingBuffer {
         if (last && parseCursor(last.id)?.epoch === parseCursor(event.id)?.epoch && seqOf(event.id) <= seqOf(last.id)) continue;
         if (entry.base === null && entry.events.length === 0) {
           // First event with no known position: only what follows it is covered.
-          const parsed = parseCursor(event.id);
-          if (parsed) entry.base = `${parsed.epoch}:${Math.max(0, parsed.seq - 1)}`;
+          entry.base = cursorBefore(event.id);
         }
         entry.events.push(event);
       }

@@ -105,11 +105,14 @@ export function createTabClient(options: TabClientOptions): TabClient {
         return;
       case 'events': {
         const fresh: StreamEvent[] = [];
+        let last = session.get(message.org);
         for (const event of message.events) {
-          if (event.org !== message.org || !isAfter(event.id, session.get(message.org))) continue;
-          session.set(message.org, event.id);
+          if (event.org !== message.org || !isAfter(event.id, last)) continue;
+          last = event.id;
           fresh.push(event);
         }
+        // One sessionStorage write per frame, not per event: a burst is one synchronous write.
+        if (last) session.set(message.org, last);
         if (fresh.length > 0) {
           options.onEvents(message.org, fresh, message.replayed);
           scheduleStatus();

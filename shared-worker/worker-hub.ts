@@ -24,6 +24,7 @@
 import {
   ErrorCode,
   StreamError,
+  cursorBefore,
   isAfter,
   parseCursor,
   type ClientMode,
@@ -80,8 +81,6 @@ export interface WorkerHub {
   /** Attached tabs. */
   tabs(): number;
   status(): ClientStatus;
-  /** Services wanted per org (the union over tabs), for diagnostics and tests. */
-  interest(): Record<string, string[]>;
   close(): Promise<void>;
 }
 
@@ -93,7 +92,7 @@ interface Tab {
   /** The tab's position per org, as far as the hub has served it. */
   cursors: Map<string, string>;
   /** Orgs whose catch-up is running (live events held back); value: generation. */
-  catchingUp: Map<string, { gen: number; controller: AbortController }>;
+  catchingUp: Map<string, { controller: AbortController }>;
   /** Orgs waiting for the stream to know its position before catch-up can start. */
   waiting: Set<string>;
   cancelWatch: () => void;
@@ -125,7 +124,6 @@ export function createWorkerHub(options: WorkerHubOptions): WorkerHub {
   let flagReason: TransportReason = 'default';
   let superseded = false;
   let idleTimer: ReturnType<typeof setTimeout> | undefined;
-  let catchGeneration = 0;
   const interestKeys = new Set<string>();
 
   // ─── status ──────────────────────────────────────────────────────────────────────────────────
@@ -258,7 +256,7 @@ export function createWorkerHub(options: WorkerHubOptions): WorkerHub {
       deliverTo(tab, org, answer.events, true);
       return;
     }
-    const entry = { gen: ++catchGeneration, controller: new AbortController() };
+    const entry = { controller: new AbortController() };
     tab.catchingUp.set(org, entry);
     if (answer.kind === 'unknown') {
       tab.waiting.add(org);
@@ -267,7 +265,7 @@ export function createWorkerHub(options: WorkerHubOptions): WorkerHub {
     void fetchMissed(tab, org, entry);
   }
 
-  async function fetchMissed(tab: Tab, org: string, entry: { gen: number; controller: AbortController }): Promise<void> {
+  async function fetchMissed(tab: Tab, org: string, entry: { controller: AbortController }): Promise<void> {
     const current = (): boolean => tabs.get(tab.id) === tab && tab.catchingUp.get(org) === entry;
     let failures = 0;
     while (current()) {
@@ -292,8 +290,8 @@ export function createWorkerHub(options: WorkerHubOptions): WorkerHub {
         failures = 0;
         logger.log('replay', { org, tab: tab.id, from, events: page.events.length, reset: page.reset?.reason ?? null });
         if (page.reset) {
-          const first = page.events[0] ? parseCursor(page.events[0].id) : null;
-          const position = first ? `${first.epoch}:${Math.max(0, first.seq - 1)}` : page.cursor;
+          const first = page.events[0];
+          const position = (first && cursorBefore(first.id)) || page.cursor;
           tab.cursors.set(org, position);
           tab.port.post({ type: 'reset', org, reason: page.reset.reason, from: page.reset.from, cursor: position, lost: page.reset.lost });
         }
@@ -461,13 +459,6 @@ export function createWorkerHub(options: WorkerHubOptions): WorkerHub {
     },
     tabs: () => tabs.size,
     status,
-    interest() {
-      const out: Record<string, string[]> = {};
-      for (const tab of tabs.values()) {
-        for (const org of tab.orgs) out[org] = [...new Set([...(out[org] ?? []), ...tab.services])].sort();
-      }
-      return out;
-    },
     async close() {
       engine?.stop();
       for (const tab of [...tabs.values()]) removeTab(tab, 'closed', false);
