@@ -174,4 +174,22 @@ describe('relay', () => {
     expect(relay.history(6)).toEqual([]);
     expect(area.items.has('relay:tab:6')).toBe(false);
   });
+
+  it('does not bring a closed tab back when its page port disconnects after the tab was dropped', async () => {
+    vi.useFakeTimers();
+    try {
+      const area = memoryArea();
+      const relay = createRelay({ store: createAreaRelayStore(area), saveDelayMs: 10 });
+      const page = pagePort(7);
+      relay.connect(page);
+      relay.dropTab(7);
+      page.drop();
+      await relay.ready;
+      await vi.advanceTimersByTimeAsync(50);
+      expect(relay.history(7)).toEqual([]);
+      expect(area.items.has('relay:tab:7')).toBe(false);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });

@@ -64,6 +64,8 @@ export function createRelay(options: RelayOptions = {}): Relay {
   const rings = new Map<number, Ring<RelayEntry>>();
   const watchers = new Map<number, Set<PortLike>>();
   const saveTimers = new Map<number, ReturnType<typeof setTimeout>>();
+  // Tabs the browser closed: a page port's late disconnect must not bring their history back.
+  const closedTabs = new Set<number>();
   let seq = 0;
 
   const ready = (store ? store.load() : Promise.resolve(new Map<number, RelayEntry[]>()))
@@ -109,7 +111,7 @@ export function createRelay(options: RelayOptions = {}): Relay {
   }
 
   function relay(tabId: number, payloads: RelayPayload[]): void {
-    if (payloads.length === 0) return;
+    if (payloads.length === 0 || closedTabs.has(tabId)) return;
     const ring = ringOf(tabId);
     const entries = payloads.map((payload): RelayEntry => {
       seq += 1;
@@ -167,6 +169,7 @@ export function createRelay(options: RelayOptions = {}): Relay {
       else if (port.name === VIEW_PORT) connectView(port);
     },
     dropTab(tabId) {
+      closedTabs.add(tabId);
       rings.delete(tabId);
       const timer = saveTimers.get(tabId);
       if (timer !== undefined) clearTimeout(timer);

@@ -43,6 +43,7 @@ describe('view connection', () => {
     // A real relay behind fake ports: the worker "restarts" by replacing the relay.
     let relay = createRelay({ boot: 'a' });
     const model = createStreamModel();
+    const links: boolean[] = [];
     const page = createFakePort('realtime-page', { tab: { id: 5 }, url: 'http://localhost/' });
     relay.connect(page);
     const views: FakePort[] = [];
@@ -58,6 +59,7 @@ describe('view connection', () => {
         return port;
       },
       onEntries: (entries) => model.append(entries),
+      onLink: (up) => links.push(up),
       retryMs: 500,
     });
     page.deliver({ type: 'batch', payloads: [entry('', 'e1').payload, entry('', 'e2').payload] });
@@ -73,6 +75,14 @@ describe('view connection', () => {
     await relay.ready;
     await vi.advanceTimersByTimeAsync(0);
     expect(model.rows()).toHaveLength(2);
+    // Live delivery works again through the new worker: the page reconnects and sends a new event.
+    const reconnectedPage = createFakePort('realtime-page', { tab: { id: 5 }, url: 'http://localhost/' });
+    relay.connect(reconnectedPage);
+    reconnectedPage.deliver({ type: 'batch', payloads: [entry('', 'e3').payload] });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(model.rows().map((row) => (row.kind === 'event' ? row.id : ''))).toEqual(['e1', 'e2', 'e3']);
+    expect(links.at(-1)).toBe(true);
+    expect(links).toContain(false);
     watcher.stop();
   });
 });
