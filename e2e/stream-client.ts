@@ -4,11 +4,14 @@
  * cursor, `pong` to every `ping`; it keeps the ids it received, in order.
  */
 import WebSocket from 'ws';
+import { parseServerMessage } from '../protocol/index.ts';
 
 export interface StreamClient {
   readonly ws: WebSocket;
   /** Event ids received, in arrival order. */
   readonly ids: string[];
+  /** `reset` messages received (the server could not fill a gap). */
+  readonly resets: number;
   /** The last position received (event id or `live` cursor). */
   cursor(): string | null;
   /** Resolves with the close code when the socket closes. */
@@ -23,6 +26,7 @@ export function openStreamClient(base: string, token: string, org: string, curso
   const url = `${base.replace(/^http/, 'ws')}/v2/realtime/stream`;
   const ws = new WebSocket(url, ['realtime.v2', `bearer.${token}`]);
   const ids: string[] = [];
+  let resets = 0;
   let position = cursor;
   let markLive: () => void = () => {};
   const live = new Promise<void>((resolve) => (markLive = resolve));
@@ -30,20 +34,26 @@ export function openStreamClient(base: string, token: string, org: string, curso
   // A reset connection (server killed) also emits `error`; `close` follows and is what counts.
   ws.on('error', () => {});
   ws.on('message', (data) => {
-    const message = JSON.parse(data.toString()) as { type: string; events?: Array<{ id: string }>; cursor?: string; t?: number; org?: string };
+    const parsed = parseServerMessage(data.toString());
+    if (!parsed.ok) throw new Error(`the server sent a malformed frame: ${parsed.error.code}`);
+    const message = parsed.value;
     switch (message.type) {
       case 'welcome':
         ws.send(JSON.stringify({ type: 'subscribe', org, services: ['*'], ...(position ? { cursor: position } : {}) }));
         return;
       case 'events':
-        for (const event of message.events ?? []) {
+        for (const event of message.events) {
           ids.push(event.id);
           position = event.id;
         }
         return;
       case 'live':
-        if (!position && message.cursor) position = message.cursor;
+        if (!position) position = message.cursor;
         markLive();
+        return;
+      case 'reset':
+        resets += 1;
+        position = message.cursor;
         return;
       case 'ping':
         ws.send(JSON.stringify({ type: 'pong', t: message.t }));
@@ -55,6 +65,9 @@ export function openStreamClient(base: string, token: string, org: string, curso
       resolve({
         ws,
         ids,
+        get resets() {
+          return resets;
+        },
         cursor: () => position,
         closed,
         live,

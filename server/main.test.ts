@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 describe('npm start entry (server/main.ts)', () => {
-  it('prints the URL, serves, and exits 0 on SIGTERM after closing sockets and the log', async () => {
+  it('prints the URL, serves, and exits 0 on SIGTERM (1001 on shutdown: stream-limits.test; durability: restart.test)', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'realtime-main-'));
     const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'main.ts')], {
       env: { ...process.env, PORT: '0', REALTIME_DATA_DIR: dataDir, REALTIME_DEMO_INTERVAL_MS: '20', NODE_ENV: 'development' },

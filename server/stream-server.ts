@@ -12,7 +12,7 @@
  * (4010) or to retry with backoff and resume (4013).
  */
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -21,7 +21,7 @@ import { requireScope, STREAM_SUBPROTOCOL, tokenFromRequest } from './auth.ts';
 import type { ServerContext } from './context.ts';
 import { createDeadlines } from './deadlines.ts';
 import { createHeartbeat } from './heartbeat.ts';
-import { statusFor } from './http-io.ts';
+import { refuseUpgrade } from './http-io.ts';
 import { isOriginAllowed } from './origin.ts';
 import { PREPARED_FRAME_DEFLATE, prepareTextFrame } from './prepared-frame.ts';
 import type { StoreStatus } from './store-status.ts';
@@ -71,16 +71,7 @@ export function createStreamServer(ctx: ServerContext, store: StoreStatus): Stre
 
   function refuse(socket: Duplex, error: StreamError): void {
     metrics.rejected(error.code);
-    const status = statusFor(error.code);
-    const body = JSON.stringify({ error: { code: error.code, message: error.message } });
-    if (socket.destroyed) return;
-    socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
-        'Content-Type: application/json; charset=utf-8\r\n' +
-        `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-        'Connection: close\r\n\r\n' +
-        body,
-    );
+    refuseUpgrade(socket, error);
   }
 
   function closeAccepted(ws: WebSocket, code: number, error: StreamError): void {
@@ -122,11 +113,8 @@ export function createStreamServer(ctx: ServerContext, store: StoreStatus): Stre
   }
 
   async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    // http-server.ts routes only STREAM_PATH here (anything else got 404) and has checked the target parses.
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== STREAM_PATH) {
-      refuse(socket, new StreamError(ErrorCode.NOT_FOUND, `no WebSocket endpoint at ${url.pathname}: use ${STREAM_PATH}`));
-      return;
-    }
     if (!isOriginAllowed(req, options.allowedOrigins)) {
       logger.warn('upgrade', 'origin refused', { origin: req.headers.origin });
       refuse(socket, new StreamError(ErrorCode.ORIGIN_NOT_ALLOWED, 'this Origin may not open the stream'));
