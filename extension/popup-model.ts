@@ -2,7 +2,7 @@
  * The popup's model: turns what the page reported (and the flag read from its localStorage) into
  * the text the popup shows. Pure functions, so every wording is tested without a browser.
  */
-import { FLAG_KEY } from '../protocol/index.ts';
+import { FLAG_KEY, flagReason } from '../protocol/index.ts';
 import type { ClientStatus, ConnectionState, Transport, TransportReason } from '../protocol/index.ts';
 import type { StatusReply } from './messages.ts';
 
@@ -35,14 +35,11 @@ export interface PopupDisplay {
 }
 
 /** What the flag alone says: only `'false'` turns v2 off; a missing key is the default (on). */
-export function flagReason(flag: string | null): 'default' | 'forced-on' | 'forced-off' {
-  if (flag === null) return 'default';
-  return flag === 'false' ? 'forced-off' : 'forced-on';
-}
+export { flagReason };
 
-/** v2 is wanted unless the flag is exactly `'false'`. */
-export function flagWantsV2(flag: string | null): boolean {
-  return flag !== 'false';
+/** v2 is wanted unless the flag says `forced-off` (the client's rule, from protocol/status.ts). */
+function flagWantsV2(flag: string | null): boolean {
+  return flagReason(flag) !== 'forced-off';
 }
 
 const REASON_TEXT: Record<TransportReason, (flag: string | null) => string> = {

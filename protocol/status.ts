@@ -43,3 +43,16 @@ export interface ClientStatus {
 
 /** The localStorage key of the rollback flag. */
 export const FLAG_KEY = 'REALTIME_STREAMING_V2';
+
+/** What the flag alone decides: `default` (key missing), `forced-off` (exactly `'false'`), else `forced-on`. */
+export type FlagReason = Extract<TransportReason, 'default' | 'forced-on' | 'forced-off'>;
+
+/**
+ * The rollback rule, one place for the client and the extension: the raw value of
+ * `localStorage.REALTIME_STREAMING_V2` (null when missing) → why v2 is on or off. v2 is on unless
+ * the value is exactly `'false'`.
+ */
+export function flagReason(raw: string | null): FlagReason {
+  if (raw === null) return 'default';
+  return raw === 'false' ? 'forced-off' : 'forced-on';
+}

@@ -2,12 +2,12 @@
  * The rollback flag: `localStorage.REALTIME_STREAMING_V2 !== 'false'` selects v2 (also when the
  * key is missing); `'false'` selects v1 long-polling with no SharedWorker and no WebSocket.
  */
-import { FLAG_KEY, type TransportReason } from '../protocol/index.ts';
+import { FLAG_KEY, flagReason, type FlagReason } from '../protocol/index.ts';
 
 export interface StreamingFlag {
   /** True: v2 streaming (SharedWorker + WebSocket); false: v1 long-polling in the page. */
   v2: boolean;
-  reason: Extract<TransportReason, 'default' | 'forced-on' | 'forced-off'>;
+  reason: FlagReason;
   /** The raw value read, null when missing or unreadable. */
   raw: string | null;
   /** Set when localStorage threw (e.g. disabled storage): v2 is used by default. */
@@ -23,9 +23,8 @@ export function readStreamingFlag(storage: Pick<Storage, 'getItem'> | null | und
   } catch (error) {
     return { v2: true, reason: 'default', raw: null, storageError: error instanceof Error ? error.message : String(error) };
   }
-  if (raw === null) return { v2: true, reason: 'default', raw };
-  if (raw === 'false') return { v2: false, reason: 'forced-off', raw };
-  return { v2: true, reason: 'forced-on', raw };
+  const reason = flagReason(raw);
+  return { v2: reason !== 'forced-off', reason, raw };
 }
 
 /** `localStorage` when the page may touch it, else null (some sandboxes throw on the getter itself). */
